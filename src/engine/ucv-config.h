@@ -1,0 +1,48 @@
+/* The daemon's configuration: defaults in code, a GKeyFile overrides (spec/configuration.md). */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+typedef struct {
+	/* [provider] */
+	gchar *provider_id;
+	gchar *public_url;
+	/* [ucloud] */
+	gchar *core_url;
+	gchar *refresh_token_file;
+	gchar *public_key_file;
+	gchar *accounting;
+	guint accounting_interval;
+	/* [http] */
+	gchar **listen;	      /* host:port entries */
+	gsize max_body_bytes; /* max-body-size */
+	/* [libvirt] */
+	gchar *libvirt_uri;
+	gchar *domain_type;
+	gchar *network;
+	/* [storage] */
+	gchar *state_dir;
+	gchar *image_dir;
+	/* [products] */
+	gchar *products_file;
+	/* [container] */
+	gchar *container_kernel;
+	gchar *container_initrd;
+	gchar **insecure_registries;
+	/* [files] */
+	gchar *drive_root;
+} UcvConfig;
+
+UcvConfig *
+ucv_config_new(void);
+void
+ucv_config_free(UcvConfig *self);
+/* Overrides the defaults with the keys of `path`; unknown keys are ignored, bad values fail. */
+gboolean
+ucv_config_load(UcvConfig *self, const gchar *path, GError **error);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(UcvConfig, ucv_config_free)
+
+G_END_DECLS

@@ -1,0 +1,73 @@
+/* The libvirt connection: lifecycle events on the GLib loop, blocking calls in worker threads. */
+#pragma once
+
+#include <gio/gio.h>
+
+G_BEGIN_DECLS
+
+#define UCV_TYPE_HYPERVISOR (ucv_hypervisor_get_type())
+G_DECLARE_FINAL_TYPE(UcvHypervisor, ucv_hypervisor, UCV, HYPERVISOR, GObject)
+
+/* What happened to a domain, folded from libvirt's (event, detail) pairs. */
+typedef enum {
+	UCV_DOMAIN_EVENT_STARTED,	   /* booted or restored */
+	UCV_DOMAIN_EVENT_SHUTDOWN,	   /* the guest powered off (or an admin's virsh shutdown) */
+	UCV_DOMAIN_EVENT_DESTROYED,	   /* stopped from outside (virsh destroy or our own destroy) */
+	UCV_DOMAIN_EVENT_CRASHED,	   /* the guest panicked or QEMU died */
+	UCV_DOMAIN_EVENT_FAILED,	   /* libvirt reports a failure to run */
+	UCV_DOMAIN_EVENT_SAVED,		   /* stopped into a managed-save image */
+	UCV_DOMAIN_EVENT_UNDEFINED,
+	UCV_DOMAIN_EVENT_OTHER,
+} UcvDomainEvent;
+
+/* One domain that carries the provider's metadata. */
+typedef struct {
+	gchar *name;
+	gchar *job_id;
+	guint rank;
+	gboolean active;
+	gboolean has_managed_save;
+} UcvDomainInfo;
+
+void
+ucv_domain_info_free(UcvDomainInfo *info);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(UcvDomainInfo, ucv_domain_info_free)
+
+/* Signals:
+ *   "domain-event" (const gchar *domain_name, UcvDomainEvent event) — on the main loop
+ *   "connected"    () — after the first connect and after every reconnect; the engine resyncs
+ *   "disconnected" () — libvirtd went away; reconnects with backoff follow */
+
+UcvHypervisor *
+ucv_hypervisor_new(const gchar *uri);
+/* Connects once, synchronously (the daemon refuses to start if this fails). */
+gboolean
+ucv_hypervisor_connect(UcvHypervisor *self, GError **error);
+gboolean
+ucv_hypervisor_is_connected(UcvHypervisor *self);
+
+/* Defines the domain persistently and starts it (worker thread). */
+void
+ucv_hypervisor_start_domain_async(UcvHypervisor *self, const gchar *xml, GCancellable *cancellable,
+				  GAsyncReadyCallback callback, gpointer user_data);
+gboolean
+ucv_hypervisor_start_domain_finish(UcvHypervisor *self, GAsyncResult *res, GError **error);
+
+/* Destroys (if running) and undefines a domain with its managed-save image (worker thread).
+ * A domain that does not exist is not an error. */
+void
+ucv_hypervisor_remove_domain_async(UcvHypervisor *self, const gchar *name,
+				   GCancellable *cancellable, GAsyncReadyCallback callback,
+				   gpointer user_data);
+gboolean
+ucv_hypervisor_remove_domain_finish(UcvHypervisor *self, GAsyncResult *res, GError **error);
+
+/* Every domain (running or not) that carries the provider's metadata: GPtrArray of UcvDomainInfo. */
+GPtrArray *
+ucv_hypervisor_list_domains(UcvHypervisor *self, GError **error);
+
+/* Looks one domain up; returns NULL without error when it does not exist. */
+UcvDomainInfo *
+ucv_hypervisor_lookup_domain(UcvHypervisor *self, const gchar *name, GError **error);
+
+G_END_DECLS
