@@ -1,0 +1,228 @@
+/* The daemon's configuration: defaults in code, overridden by the keys of a GKeyFile. */
+#include "config.h"
+
+#include "ucv-config.h"
+
+#include "model/ucv-error.h"
+
+#define UCV_DEFAULT_MAX_BODY_BYTES (4 * 1024 * 1024)
+
+UcvConfig *
+ucv_config_new(void)
+{
+	UcvConfig *self = g_new0(UcvConfig, 1);
+	const gchar *no_registries[] = {NULL};
+	const gchar *default_listen[] = {"127.0.0.1:8889", NULL};
+
+	self->provider_id = g_strdup("example");
+	self->public_url = g_strdup("https://provider.example.com");
+	self->core_url = g_strdup("https://cloud.sdu.dk");
+	self->refresh_token_file = g_strdup("/etc/ucloud-virt/refresh-token");
+	self->public_key_file = g_strdup("/etc/ucloud-virt/ucloud-public-key");
+	self->accounting = g_strdup("report-usage");
+	self->accounting_interval = 60;
+	self->listen = g_strdupv((gchar **)default_listen);
+	self->max_body_bytes = UCV_DEFAULT_MAX_BODY_BYTES;
+	self->libvirt_uri = g_strdup("qemu:///system");
+	self->domain_type = g_strdup("kvm");
+	self->network = g_strdup("");
+	self->state_dir = g_strdup("/var/lib/ucloud-virt");
+	self->image_dir = g_strdup("/var/lib/ucloud-virt/images");
+	self->products_file = g_strdup("/etc/ucloud-virt/products.json");
+	self->container_kernel = g_strdup("/usr/lib/ucloud-virt/container-host/vmlinuz");
+	self->container_initrd = g_strdup("/usr/lib/ucloud-virt/container-host/initrd.img");
+	self->insecure_registries = g_strdupv((gchar **)no_registries);
+	self->drive_root = g_strdup("/var/lib/ucloud-virt/drives");
+	return self;
+}
+
+void
+ucv_config_free(UcvConfig *self)
+{
+	if (self == NULL)
+		return;
+	g_free(self->provider_id);
+	g_free(self->public_url);
+	g_free(self->core_url);
+	g_free(self->refresh_token_file);
+	g_free(self->public_key_file);
+	g_free(self->accounting);
+	g_strfreev(self->listen);
+	g_free(self->libvirt_uri);
+	g_free(self->domain_type);
+	g_free(self->network);
+	g_free(self->state_dir);
+	g_free(self->image_dir);
+	g_free(self->products_file);
+	g_free(self->container_kernel);
+	g_free(self->container_initrd);
+	g_strfreev(self->insecure_registries);
+	g_free(self->drive_root);
+	g_free(self);
+}
+
+/* Replaces *value with the key's trimmed string when the key is present. */
+static gboolean
+load_string(GKeyFile *kf, const gchar *group, const gchar *key, gchar **value, GError **error)
+{
+	g_autoptr(GError) error_local = NULL;
+	g_autofree gchar *str = g_key_file_get_string(kf, group, key, &error_local);
+
+	if (str == NULL) {
+		if (g_error_matches(error_local, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_KEY_NOT_FOUND) ||
+		    g_error_matches(error_local, G_KEY_FILE_ERROR,
+				    G_KEY_FILE_ERROR_GROUP_NOT_FOUND))
+			return TRUE;
+		g_set_error(error, UCV_ERROR, UCV_ERROR_CONFIG, "[%s] %s: %s", group, key,
+			    error_local->message);
+		return FALSE;
+	}
+	g_free(*value);
+	*value = g_strdup(g_strstrip(str));
+	return TRUE;
+}
+
+/* A ';'-separated list; empty entries are dropped. */
+static gboolean
+load_list(GKeyFile *kf, const gchar *group, const gchar *key, gchar ***value, GError **error)
+{
+	g_autofree gchar *str = NULL;
+	g_auto(GStrv) parts = NULL;
+	g_autoptr(GStrvBuilder) builder = g_strv_builder_new();
+
+	if (!g_key_file_has_key(kf, group, key, NULL))
+		return TRUE;
+	if (!load_string(kf, group, key, &str, error))
+		return FALSE;
+	parts = g_strsplit(str, ";", -1);
+	for (guint i = 0; parts[i] != NULL; i++) {
+		g_strstrip(parts[i]);
+		if (parts[i][0] != '\0')
+			g_strv_builder_add(builder, parts[i]);
+	}
+	g_strfreev(*value);
+	*value = g_strv_builder_end(builder);
+	return TRUE;
+}
+
+static gboolean
+load_uint(GKeyFile *kf, const gchar *group, const gchar *key, guint64 min, guint64 max,
+	  guint64 *value, GError **error)
+{
+	g_autofree gchar *str = NULL;
+	guint64 parsed = 0;
+	g_autoptr(GError) error_local = NULL;
+
+	if (!load_string(kf, group, key, &str, error))
+		return FALSE;
+	if (str == NULL)
+		return TRUE;
+	if (!g_ascii_string_to_unsigned(str, 10, min, max, &parsed, &error_local)) {
+		g_set_error(error, UCV_ERROR, UCV_ERROR_CONFIG, "[%s] %s: %s", group, key,
+			    error_local->message);
+		return FALSE;
+	}
+	*value = parsed;
+	return TRUE;
+}
+
+typedef struct {
+	const gchar *group;
+	const gchar *key;
+	gsize offset;
+} UcvStringKey;
+
+#define STRING_KEY(g, k, field) {g, k, G_STRUCT_OFFSET(UcvConfig, field)}
+
+static const UcvStringKey string_keys[] = {
+	STRING_KEY("provider", "id", provider_id),
+	STRING_KEY("provider", "public-url", public_url),
+	STRING_KEY("ucloud", "url", core_url),
+	STRING_KEY("ucloud", "refresh-token-file", refresh_token_file),
+	STRING_KEY("ucloud", "public-key-file", public_key_file),
+	STRING_KEY("ucloud", "accounting", accounting),
+	STRING_KEY("libvirt", "uri", libvirt_uri),
+	STRING_KEY("libvirt", "domain-type", domain_type),
+	STRING_KEY("libvirt", "network", network),
+	STRING_KEY("storage", "state-dir", state_dir),
+	STRING_KEY("storage", "image-dir", image_dir),
+	STRING_KEY("products", "file", products_file),
+	STRING_KEY("container", "kernel", container_kernel),
+	STRING_KEY("container", "initrd", container_initrd),
+	STRING_KEY("files", "drive-root", drive_root),
+};
+
+static gboolean
+is_safe_provider_id(const gchar *id)
+{
+	if (id == NULL || id[0] == '\0' || strlen(id) > 64)
+		return FALSE;
+	for (const gchar *p = id; *p != '\0'; p++) {
+		if (!g_ascii_isalnum(*p) && *p != '-' && *p != '_' && *p != '.')
+			return FALSE;
+	}
+	return TRUE;
+}
+
+static gboolean
+validate(UcvConfig *self, GError **error)
+{
+	const gchar *modes[] = {"report-usage", "charge-credits", "none", NULL};
+
+	if (!is_safe_provider_id(self->provider_id)) {
+		g_set_error(error, UCV_ERROR, UCV_ERROR_CONFIG,
+			    "[provider] id must be 1-64 letters, digits, '-', '_' or '.'");
+		return FALSE;
+	}
+	if (!g_strv_contains(modes, self->accounting)) {
+		g_set_error(error, UCV_ERROR, UCV_ERROR_CONFIG,
+			    "[ucloud] accounting must be report-usage, charge-credits or none, not "
+			    "'%s'",
+			    self->accounting);
+		return FALSE;
+	}
+	if (g_strv_length(self->listen) == 0) {
+		g_set_error_literal(error, UCV_ERROR, UCV_ERROR_CONFIG,
+				    "[http] listen names no address");
+		return FALSE;
+	}
+	if (self->domain_type[0] == '\0' || !g_path_is_absolute(self->state_dir) ||
+	    !g_path_is_absolute(self->image_dir)) {
+		g_set_error_literal(error, UCV_ERROR, UCV_ERROR_CONFIG,
+				    "[libvirt] domain-type must be set and [storage] directories "
+				    "must be absolute paths");
+		return FALSE;
+	}
+	return TRUE;
+}
+
+gboolean
+ucv_config_load(UcvConfig *self, const gchar *path, GError **error)
+{
+	g_autoptr(GKeyFile) kf = g_key_file_new();
+	g_autoptr(GError) error_local = NULL;
+	guint64 interval = self->accounting_interval;
+	guint64 max_body = self->max_body_bytes;
+
+	if (!g_key_file_load_from_file(kf, path, G_KEY_FILE_NONE, &error_local)) {
+		g_set_error(error, UCV_ERROR, UCV_ERROR_CONFIG, "cannot read %s: %s", path,
+			    error_local->message);
+		return FALSE;
+	}
+	for (guint i = 0; i < G_N_ELEMENTS(string_keys); i++) {
+		gchar **field = G_STRUCT_MEMBER_P(self, string_keys[i].offset);
+		if (!load_string(kf, string_keys[i].group, string_keys[i].key, field, error))
+			return FALSE;
+	}
+	if (!load_list(kf, "http", "listen", &self->listen, error))
+		return FALSE;
+	if (!load_list(kf, "container", "insecure-registries", &self->insecure_registries, error))
+		return FALSE;
+	if (!load_uint(kf, "ucloud", "accounting-interval", 1, 86400, &interval, error))
+		return FALSE;
+	if (!load_uint(kf, "http", "max-body-size", 1024, G_MAXUINT32, &max_body, error))
+		return FALSE;
+	self->accounting_interval = interval;
+	self->max_body_bytes = max_body;
+	return validate(self, error);
+}

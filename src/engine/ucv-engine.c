@@ -1,0 +1,349 @@
+/* The engine: job creation and termination, libvirt events, and each job's state. */
+#define G_LOG_DOMAIN "ucv-engine"
+
+#include "config.h"
+
+#include "ucv-engine.h"
+
+#include <errno.h>
+#include <glib/gi18n.h>
+
+#include "engine/ucv-engine-private.h"
+#include "model/ucv-error.h"
+
+G_DEFINE_TYPE(UcvEngine, ucv_engine, G_TYPE_OBJECT)
+
+enum { SIGNAL_JOB_IDLE, SIGNAL_LAST };
+static guint signals[SIGNAL_LAST] = {0};
+
+UcvProduct *
+ucv_engine_find_product(UcvEngine *self, const gchar *product_id)
+{
+	for (guint i = 0; i < self->products->len; i++) {
+		UcvProduct *product = g_ptr_array_index(self->products, i);
+		if (g_strcmp0(product->name, product_id) == 0)
+			return product;
+	}
+	return NULL;
+}
+
+UcvJobRun *
+ucv_engine_get_run(UcvEngine *self, const gchar *job_id)
+{
+	UcvJobRun *run = g_hash_table_lookup(self->runs, job_id);
+
+	if (run == NULL) {
+		run = ucv_job_run_new(job_id, self);
+		g_hash_table_insert(self->runs, run->job_id, run);
+	}
+	return run;
+}
+
+void
+ucv_engine_set_state(UcvEngine *self, const gchar *job_id, UcvJobState state, const gchar *status)
+{
+	g_autoptr(UcvJobUpdate) update = ucv_job_update_new_state(state, status);
+	g_autoptr(UcvStoredJob) stored = NULL;
+	g_autoptr(GError) error = NULL;
+
+	stored = ucv_store_lookup_job(self->store, job_id, &error);
+	if (stored == NULL) {
+		ucv_job_log(G_LOG_LEVEL_WARNING, job_id, NULL, "job %s: cannot record %s: %s",
+			    job_id, ucv_job_state_to_string(state),
+			    error != NULL ? error->message : "unknown job");
+		return;
+	}
+	if (ucv_job_state_is_final(stored->state)) {
+		g_debug("job %s already ended as %s; not reporting %s", job_id,
+			ucv_job_state_to_string(stored->state), ucv_job_state_to_string(state));
+		return;
+	}
+	if (stored->state == state && g_strcmp0(stored->status, status) == 0)
+		return;
+	if (!ucv_store_record_update(self->store, job_id, update, &error)) {
+		ucv_job_log(G_LOG_LEVEL_WARNING, job_id, NULL, "job %s: cannot record %s: %s",
+			    job_id, ucv_job_state_to_string(state), error->message);
+		return;
+	}
+	ucv_job_log(G_LOG_LEVEL_MESSAGE, job_id, NULL, "job %s: %s (%s)", job_id,
+		    ucv_job_state_to_string(state), status != NULL ? status : "");
+	ucv_outbox_sender_kick(self->sender);
+}
+
+void
+ucv_engine_rank_started(UcvEngine *self, UcvJobRun *run, guint rank)
+{
+	g_autoptr(UcvStoredJob) stored = ucv_store_lookup_job(self->store, run->job_id, NULL);
+
+	g_hash_table_add(run->started_ranks, GUINT_TO_POINTER(rank));
+	if (stored == NULL || stored->state != UCV_JOB_STATE_IN_QUEUE || run->terminating)
+		return;
+	if (g_hash_table_size(run->started_ranks) < stored->job->replicas)
+		return;
+	ucv_engine_set_state(self, run->job_id, UCV_JOB_STATE_RUNNING,
+			     _("The virtual machine is running"));
+}
+
+gboolean
+ucv_engine_parse_domain_name(const gchar *name, gchar **job_id, guint *rank)
+{
+	const gchar *dash;
+	guint64 parsed = 0;
+
+	if (!g_str_has_prefix(name, "ucloud-"))
+		return FALSE;
+	dash = strrchr(name, '-');
+	if (dash == NULL || dash <= name + strlen("ucloud-"))
+		return FALSE;
+	if (!g_ascii_string_to_unsigned(dash + 1, 10, 0, G_MAXUINT, &parsed, NULL))
+		return FALSE;
+	*job_id = g_strndup(name + strlen("ucloud-"), dash - name - strlen("ucloud-"));
+	*rank = (guint)parsed;
+	return TRUE;
+}
+
+/* What a domain stopping on its own means for the job. */
+static void
+stop_reason(UcvDomainEvent event, UcvJobState *state, const gchar **status)
+{
+	switch (event) {
+	case UCV_DOMAIN_EVENT_SHUTDOWN:
+		*state = UCV_JOB_STATE_SUCCESS;
+		*status = _("The virtual machine powered off");
+		return;
+	case UCV_DOMAIN_EVENT_DESTROYED:
+		*state = UCV_JOB_STATE_SUCCESS;
+		*status = _("The virtual machine was stopped outside UCloud by an administrator");
+		return;
+	case UCV_DOMAIN_EVENT_CRASHED:
+		*state = UCV_JOB_STATE_FAILURE;
+		*status = _("The virtual machine crashed");
+		return;
+	default:
+		*state = UCV_JOB_STATE_FAILURE;
+		*status = _("The virtual machine stopped unexpectedly");
+		return;
+	}
+}
+
+static void
+on_domain_event(UcvHypervisor *hypervisor, const gchar *name, UcvDomainEvent event,
+		UcvEngine *self)
+{
+	g_autofree gchar *job_id = NULL;
+	g_autoptr(UcvStoredJob) stored = NULL;
+	UcvJobRun *run;
+	guint rank = 0;
+	UcvJobState state = UCV_JOB_STATE_FAILURE;
+	const gchar *status = NULL;
+
+	if (!ucv_engine_parse_domain_name(name, &job_id, &rank))
+		return;
+	stored = ucv_store_lookup_job(self->store, job_id, NULL);
+	if (stored == NULL || ucv_job_state_is_final(stored->state)) {
+		g_debug("event %d for %s, which belongs to no active job", event, name);
+		return;
+	}
+	run = ucv_engine_get_run(self, job_id);
+	ucv_job_log(G_LOG_LEVEL_INFO, job_id, name, "job %s: domain %s: event %d", job_id, name,
+		    event);
+	if (event == UCV_DOMAIN_EVENT_STARTED) {
+		ucv_engine_rank_started(self, run, rank);
+		return;
+	}
+	if (event == UCV_DOMAIN_EVENT_UNDEFINED || event == UCV_DOMAIN_EVENT_OTHER ||
+	    event == UCV_DOMAIN_EVENT_SAVED || run->terminating)
+		return;
+	g_hash_table_remove(run->started_ranks, GUINT_TO_POINTER(rank));
+	stop_reason(event, &state, &status);
+	/* record first: the outcome is durable before the cleanup that follows */
+	ucv_engine_set_state(self, job_id, state, status);
+	ucv_engine_queue_cleanup(self, run, state, status);
+}
+
+static void
+on_hypervisor_connected(UcvHypervisor *hypervisor, UcvEngine *self)
+{
+	ucv_engine_reconcile(self);
+}
+
+static gboolean
+validate_job(UcvEngine *self, UcvJob *job, GError **error)
+{
+	if (ucv_engine_find_product(self, job->product_id) == NULL) {
+		g_set_error(error, UCV_ERROR, UCV_ERROR_INVALID,
+			    _("Job %s asks for product '%s', which this provider does not offer"),
+			    job->id, job->product_id != NULL ? job->product_id : "");
+		return FALSE;
+	}
+	if (job->replicas < 1) {
+		g_set_error(error, UCV_ERROR, UCV_ERROR_INVALID,
+			    _("Job %s asks for %u machines; at least one is needed"), job->id,
+			    job->replicas);
+		return FALSE;
+	}
+	if (!job->app_resolved) {
+		g_set_error(error, UCV_ERROR, UCV_ERROR_INVALID,
+			    _("Job %s does not say which application it runs (no "
+			      "resolvedApplication)"),
+			    job->id);
+		return FALSE;
+	}
+	if (job->backend != UCV_BACKEND_VIRTUAL_MACHINE) {
+		g_set_error(error, UCV_ERROR, UCV_ERROR_INVALID,
+			    _("Applications with the %s backend are not supported by this "
+			      "provider; it runs virtual machines"),
+			    job->backend_name != NULL ? job->backend_name : "unknown");
+		return FALSE;
+	}
+	if (job->image == NULL || job->image[0] == '\0') {
+		g_set_error(error, UCV_ERROR, UCV_ERROR_INVALID,
+			    _("The application of job %s names no virtual machine image"),
+			    job->id);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+gboolean
+ucv_engine_create_jobs(UcvEngine *self, GPtrArray *jobs, GError **error)
+{
+	g_autoptr(GPtrArray) fresh = g_ptr_array_new();
+
+	for (guint i = 0; i < jobs->len; i++) {
+		if (!validate_job(self, g_ptr_array_index(jobs, i), error))
+			return FALSE;
+	}
+	/* Core may repeat a create after a timeout: known jobs are already accepted */
+	for (guint i = 0; i < jobs->len; i++) {
+		UcvJob *job = g_ptr_array_index(jobs, i);
+		g_autoptr(UcvStoredJob) stored = ucv_store_lookup_job(self->store, job->id, NULL);
+		if (stored == NULL)
+			g_ptr_array_add(fresh, job);
+	}
+	if (fresh->len > 0 && !ucv_store_insert_jobs(self->store, fresh, error))
+		return FALSE;
+	for (guint i = 0; i < fresh->len; i++) {
+		UcvJob *job = g_ptr_array_index(fresh, i);
+		ucv_job_log(G_LOG_LEVEL_MESSAGE, job->id, NULL,
+			    "job %s: accepted (%s, %u machine(s), image %s)", job->id,
+			    job->product_id, job->replicas, job->image);
+		ucv_engine_queue_provision(self, ucv_engine_get_run(self, job->id));
+	}
+	return TRUE;
+}
+
+gboolean
+ucv_engine_terminate_jobs(UcvEngine *self, GPtrArray *job_ids, GError **error)
+{
+	for (guint i = 0; i < job_ids->len; i++) {
+		const gchar *job_id = g_ptr_array_index(job_ids, i);
+		g_autoptr(UcvStoredJob) stored = ucv_store_lookup_job(self->store, job_id, NULL);
+		UcvJobRun *run;
+
+		if (stored == NULL) {
+			g_debug("terminate of unknown job %s: nothing to do", job_id);
+			continue;
+		}
+		run = ucv_engine_get_run(self, job_id);
+		if (run->terminating)
+			continue;
+		ucv_job_log(G_LOG_LEVEL_MESSAGE, job_id, NULL, "job %s: terminating", job_id);
+		run->terminating = TRUE;
+		g_cancellable_cancel(run->cancellable);
+		ucv_engine_queue_cleanup(self, run, UCV_JOB_STATE_SUCCESS,
+					 _("The job was cancelled"));
+	}
+	return TRUE;
+}
+
+GPtrArray *
+ucv_engine_get_products(UcvEngine *self)
+{
+	return self->products;
+}
+
+const UcvFeatures *
+ucv_engine_get_features(UcvEngine *self)
+{
+	return &self->features;
+}
+
+void
+ucv_engine_emit_job_idle(UcvEngine *self, const gchar *job_id)
+{
+	g_signal_emit(self, signals[SIGNAL_JOB_IDLE], 0, job_id);
+}
+
+gboolean
+ucv_engine_start(UcvEngine *self, GError **error)
+{
+	g_autofree gchar *jobs_dir = g_build_filename(self->config->state_dir, "jobs", NULL);
+
+	if (g_mkdir_with_parents(jobs_dir, 0700) != 0) {
+		g_set_error(error, UCV_ERROR, UCV_ERROR_CONFIG, "cannot create %s: %s", jobs_dir,
+			    g_strerror(errno));
+		return FALSE;
+	}
+	g_signal_connect_object(self->hypervisor, "domain-event", G_CALLBACK(on_domain_event),
+				self, 0);
+	g_signal_connect_object(self->hypervisor, "connected",
+				G_CALLBACK(on_hypervisor_connected), self, 0);
+	if (ucv_hypervisor_is_connected(self->hypervisor))
+		ucv_engine_reconcile(self);
+	ucv_outbox_sender_kick(self->sender);
+	return TRUE;
+}
+
+static void
+ucv_engine_dispose(GObject *object)
+{
+	UcvEngine *self = UCV_ENGINE(object);
+
+	g_cancellable_cancel(self->cancellable);
+	g_clear_pointer(&self->runs, g_hash_table_unref);
+	g_clear_object(&self->sender);
+	g_clear_object(&self->images);
+	g_clear_object(&self->store);
+	g_clear_object(&self->hypervisor);
+	g_clear_object(&self->core);
+	g_clear_pointer(&self->products, g_ptr_array_unref);
+	g_clear_object(&self->cancellable);
+	G_OBJECT_CLASS(ucv_engine_parent_class)->dispose(object);
+}
+
+static void
+ucv_engine_class_init(UcvEngineClass *klass)
+{
+	GObjectClass *object_class = G_OBJECT_CLASS(klass);
+
+	object_class->dispose = ucv_engine_dispose;
+	signals[SIGNAL_JOB_IDLE] = g_signal_new("job-idle", G_TYPE_FROM_CLASS(klass),
+						G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+						G_TYPE_NONE, 1, G_TYPE_STRING);
+}
+
+static void
+ucv_engine_init(UcvEngine *self)
+{
+	self->runs = g_hash_table_new_full(g_str_hash, g_str_equal, NULL,
+					   (GDestroyNotify)ucv_job_run_unref);
+	self->cancellable = g_cancellable_new();
+	self->features.vm_enabled = TRUE;
+}
+
+UcvEngine *
+ucv_engine_new(const UcvConfig *config, GPtrArray *products, UcvStore *store,
+	       UcvHypervisor *hypervisor, UcvCoreClient *core)
+{
+	UcvEngine *self = g_object_new(UCV_TYPE_ENGINE, NULL);
+
+	self->config = config;
+	self->products = g_ptr_array_ref(products);
+	self->store = g_object_ref(store);
+	self->hypervisor = g_object_ref(hypervisor);
+	self->core = g_object_ref(core);
+	self->sender = ucv_outbox_sender_new(store, core);
+	self->images = ucv_image_cache_new(config->image_dir);
+	return self;
+}

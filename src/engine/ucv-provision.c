@@ -1,0 +1,365 @@
+/* Provisioning and cleanup of a job's machines: image, overlay, domain; and all of it removed. */
+#define G_LOG_DOMAIN "ucv-engine"
+
+#include "config.h"
+
+#include <glib/gi18n.h>
+
+#include "engine/ucv-engine-private.h"
+#include "engine/ucv-job-files.h"
+#include "model/ucv-error.h"
+#include "virt/ucv-domain-xml.h"
+
+typedef struct {
+	UcvEngine *engine;
+	UcvJobRun *run;
+	UcvJob *job;
+	UcvProduct *product;
+	gchar *base;
+	gchar *base_format;
+	guint rank;
+	/* cleanup */
+	GPtrArray *domains;
+	UcvJobState final_state;
+	gchar *status;
+} UcvJobOpHelper;
+
+static void
+job_op_helper_free(UcvJobOpHelper *helper)
+{
+	g_object_unref(helper->engine);
+	g_clear_pointer(&helper->run, ucv_job_run_unref);
+	g_clear_pointer(&helper->job, ucv_job_unref);
+	g_clear_pointer(&helper->product, ucv_product_unref);
+	g_clear_pointer(&helper->domains, g_ptr_array_unref);
+	g_free(helper->base);
+	g_free(helper->base_format);
+	g_free(helper->status);
+	g_free(helper);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(UcvJobOpHelper, job_op_helper_free)
+
+static UcvJobOpHelper *
+job_op_helper_new(UcvEngine *engine)
+{
+	UcvJobOpHelper *helper = g_new0(UcvJobOpHelper, 1);
+
+	helper->engine = g_object_ref(engine);
+	return helper;
+}
+
+/* Ends the operation: the run may start its next one. */
+static void
+job_op_finish(UcvJobOpHelper *helper)
+{
+	UcvJobRun *run = g_steal_pointer(&helper->run);
+	g_autofree gchar *job_id = g_strdup(run->job_id);
+	UcvEngine *engine = g_object_ref(helper->engine);
+
+	job_op_helper_free(helper);
+	ucv_job_run_op_done(run);
+	ucv_engine_emit_job_idle(engine, job_id);
+	g_object_unref(engine);
+}
+
+static void
+provision_fail(UcvJobOpHelper *helper, const gchar *status)
+{
+	ucv_engine_set_state(helper->engine, helper->run->job_id, UCV_JOB_STATE_FAILURE, status);
+	ucv_engine_queue_cleanup(helper->engine, helper->run, UCV_JOB_STATE_IN_QUEUE, NULL);
+	job_op_finish(helper);
+}
+
+static gboolean
+provision_cancelled(UcvJobOpHelper *helper, GError *error)
+{
+	if (!g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED) &&
+	    !helper->run->terminating)
+		return FALSE;
+	job_op_finish(helper);
+	return TRUE;
+}
+
+static void
+provision_next_rank(UcvJobOpHelper *helper);
+
+static void
+on_domain_started(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+	UcvJobOpHelper *helper = user_data;
+	g_autoptr(GError) error = NULL;
+	g_autofree gchar *status = NULL;
+
+	if (!ucv_hypervisor_start_domain_finish(UCV_HYPERVISOR(source), res, &error)) {
+		if (provision_cancelled(helper, error))
+			return;
+		status = g_strdup_printf(_("The virtual machine could not start: %s"),
+					 error->message);
+		provision_fail(helper, status);
+		return;
+	}
+	helper->rank++;
+	provision_next_rank(helper);
+}
+
+static gchar *
+render_domain(UcvJobOpHelper *helper, const gchar *name, GError **error)
+{
+	const UcvConfig *config = helper->engine->config;
+	UcvJob *job = helper->job;
+	g_autofree gchar *disk = ucv_job_files_disk(config->state_dir, job->id, helper->rank);
+	g_autofree gchar *log = ucv_job_files_console_log(config->state_dir, job->id, helper->rank);
+	g_autofree gchar *vnc = ucv_job_files_vnc_socket(config->state_dir, job->id, helper->rank);
+	g_autofree gchar *app = g_strdup_printf("%s@%s", job->app_name, job->app_version);
+	g_autofree gchar *title =
+		g_strdup_printf("UCloud job %s rank %u: %s (%s) for %s", job->id, helper->rank,
+				job->name != NULL ? job->name : job->app_name, job->product_id,
+				job->created_by);
+	UcvDomainSpec spec = {
+		.name = name,
+		.title = title,
+		.domain_type = config->domain_type,
+		.vcpus = helper->product->cpu,
+		.memory_mib = (guint64)helper->product->memory_gigs * 1024,
+		.disk_path = disk,
+		.disk_format = "qcow2",
+		.console_log = log,
+		.vnc_socket = vnc,
+		.network = config->network,
+		.job_id = job->id,
+		.rank = helper->rank,
+		.owner = job->created_by,
+		.project = job->project,
+		.product = job->product_id,
+		.application = app,
+	};
+
+	return ucv_domain_xml_render(&spec, error);
+}
+
+static void
+provision_start_rank(UcvJobOpHelper *helper)
+{
+	UcvEngine *engine = helper->engine;
+	g_autofree gchar *name = ucv_domain_name_for(helper->job->id, helper->rank);
+	g_autoptr(UcvDomainInfo) info = NULL;
+	g_autoptr(GError) error = NULL;
+	g_autofree gchar *xml = NULL;
+	g_autofree gchar *status = NULL;
+
+	info = ucv_hypervisor_lookup_domain(engine->hypervisor, name, NULL);
+	if (info != NULL && info->active) {
+		/* a restart found it running already: no STARTED event will come */
+		ucv_engine_rank_started(engine, helper->run, helper->rank);
+		helper->rank++;
+		provision_next_rank(helper);
+		return;
+	}
+	xml = render_domain(helper, name, &error);
+	if (xml == NULL || !ucv_store_add_domain(engine->store, helper->job->id, helper->rank,
+						 name, &error)) {
+		status = g_strdup_printf(_("The virtual machine could not be defined: %s"),
+					 error->message);
+		provision_fail(helper, status);
+		return;
+	}
+	ucv_job_log(G_LOG_LEVEL_MESSAGE, helper->job->id, name, "job %s: starting %s",
+		    helper->job->id, name);
+	ucv_hypervisor_start_domain_async(engine->hypervisor, xml, helper->run->cancellable,
+					  on_domain_started, helper);
+}
+
+static void
+on_overlay_created(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+	UcvJobOpHelper *helper = user_data;
+	g_autoptr(GError) error = NULL;
+	g_autofree gchar *status = NULL;
+
+	if (!ucv_overlay_create_finish(res, &error)) {
+		if (provision_cancelled(helper, error))
+			return;
+		status = g_strdup_printf(_("The disk of the virtual machine could not be "
+					   "created: %s"),
+					 error->message);
+		provision_fail(helper, status);
+		return;
+	}
+	provision_start_rank(helper);
+}
+
+static void
+provision_next_rank(UcvJobOpHelper *helper)
+{
+	const UcvConfig *config = helper->engine->config;
+	g_autofree gchar *disk = NULL;
+
+	if (helper->run->terminating || helper->rank >= helper->job->replicas) {
+		job_op_finish(helper);
+		return;
+	}
+	disk = ucv_job_files_disk(config->state_dir, helper->job->id, helper->rank);
+	if (g_file_test(disk, G_FILE_TEST_EXISTS)) {
+		provision_start_rank(helper);
+		return;
+	}
+	ucv_overlay_create_async(helper->base, helper->base_format, disk, helper->run->cancellable,
+				 on_overlay_created, helper);
+}
+
+static void
+on_image_ready(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+	UcvJobOpHelper *helper = user_data;
+	g_autoptr(GError) error = NULL;
+	g_autofree gchar *status = NULL;
+
+	helper->base = ucv_image_cache_ensure_finish(UCV_IMAGE_CACHE(source), res,
+						     &helper->base_format, &error);
+	if (helper->base == NULL) {
+		if (provision_cancelled(helper, error))
+			return;
+		status = g_strdup_printf(_("The image of the virtual machine is not available: "
+					   "%s"),
+					 error->message);
+		provision_fail(helper, status);
+		return;
+	}
+	provision_next_rank(helper);
+}
+
+static void
+op_provision(UcvJobRun *run, gpointer user_data)
+{
+	UcvJobOpHelper *helper = user_data;
+	UcvEngine *engine = helper->engine;
+	g_autoptr(UcvStoredJob) stored = NULL;
+	g_autoptr(GError) error = NULL;
+	g_autofree gchar *status = NULL;
+	UcvProduct *product;
+
+	helper->run = run;
+	stored = ucv_store_lookup_job(engine->store, run->job_id, NULL);
+	if (stored == NULL || ucv_job_state_is_final(stored->state) || run->terminating) {
+		job_op_finish(helper);
+		return;
+	}
+	helper->job = ucv_job_ref(stored->job);
+	product = ucv_engine_find_product(engine, helper->job->product_id);
+	if (product == NULL) {
+		status = g_strdup_printf(_("The product %s is no longer offered"),
+					 helper->job->product_id);
+		provision_fail(helper, status);
+		return;
+	}
+	helper->product = ucv_product_ref(product);
+	if (!ucv_job_files_prepare(engine->config->state_dir, run->job_id, &error)) {
+		ucv_job_log(G_LOG_LEVEL_WARNING, run->job_id, NULL, "job %s: %s", run->job_id,
+			    error->message);
+		provision_fail(helper, _("The provider could not prepare the job's files"));
+		return;
+	}
+	ucv_image_cache_ensure_async(engine->images, helper->job->image, run->cancellable,
+				     on_image_ready, helper);
+}
+
+void
+ucv_engine_queue_provision(UcvEngine *self, UcvJobRun *run)
+{
+	ucv_job_run_enqueue(run, op_provision, job_op_helper_new(self),
+			    (GDestroyNotify)job_op_helper_free);
+}
+
+static void
+cleanup_next_domain(UcvJobOpHelper *helper);
+
+static void
+on_domain_removed(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+	UcvJobOpHelper *helper = user_data;
+	g_autoptr(GError) error = NULL;
+
+	if (!ucv_hypervisor_remove_domain_finish(UCV_HYPERVISOR(source), res, &error))
+		ucv_job_log(G_LOG_LEVEL_WARNING, helper->run->job_id, NULL,
+			    "job %s: cannot remove a domain: %s", helper->run->job_id,
+			    error->message);
+	cleanup_next_domain(helper);
+}
+
+static void
+cleanup_finish(UcvJobOpHelper *helper)
+{
+	UcvEngine *engine = helper->engine;
+	const gchar *job_id = helper->run->job_id;
+	g_autoptr(GError) error = NULL;
+
+	if (!ucv_job_files_remove(engine->config->state_dir, job_id, &error))
+		ucv_job_log(G_LOG_LEVEL_WARNING, job_id, NULL, "job %s: %s", job_id,
+			    error->message);
+	if (!ucv_store_remove_domains(engine->store, job_id, &error))
+		ucv_job_log(G_LOG_LEVEL_WARNING, job_id, NULL, "job %s: %s", job_id,
+			    error->message);
+	if (helper->final_state != UCV_JOB_STATE_IN_QUEUE)
+		ucv_engine_set_state(engine, job_id, helper->final_state, helper->status);
+	ucv_job_log(G_LOG_LEVEL_MESSAGE, job_id, NULL, "job %s: machines and files removed",
+		    job_id);
+	job_op_finish(helper);
+}
+
+static void
+cleanup_next_domain(UcvJobOpHelper *helper)
+{
+	const gchar *name;
+
+	if (helper->rank >= helper->domains->len) {
+		cleanup_finish(helper);
+		return;
+	}
+	name = g_ptr_array_index(helper->domains, helper->rank++);
+	ucv_job_log(G_LOG_LEVEL_INFO, helper->run->job_id, name, "job %s: removing %s",
+		    helper->run->job_id, name);
+	/* not the run's cancellable: a terminate has cancelled that one on purpose */
+	ucv_hypervisor_remove_domain_async(helper->engine->hypervisor, name,
+					   helper->engine->cancellable, on_domain_removed, helper);
+}
+
+/* The domains the store remembers, plus every rank's name in case one was never recorded. */
+static GPtrArray *
+cleanup_domain_names(UcvEngine *self, const gchar *job_id)
+{
+	g_autoptr(UcvStoredJob) stored = ucv_store_lookup_job(self->store, job_id, NULL);
+	GPtrArray *names = ucv_store_list_domains(self->store, job_id, NULL);
+
+	if (names == NULL)
+		names = g_ptr_array_new_with_free_func(g_free);
+	for (guint rank = 0; stored != NULL && rank < stored->job->replicas; rank++) {
+		g_autofree gchar *name = ucv_domain_name_for(job_id, rank);
+		if (!g_ptr_array_find_with_equal_func(names, name, g_str_equal, NULL))
+			g_ptr_array_add(names, g_steal_pointer(&name));
+	}
+	return names;
+}
+
+static void
+op_cleanup(UcvJobRun *run, gpointer user_data)
+{
+	UcvJobOpHelper *helper = user_data;
+
+	helper->run = run;
+	helper->rank = 0;
+	helper->domains = cleanup_domain_names(helper->engine, run->job_id);
+	g_hash_table_remove_all(run->started_ranks);
+	cleanup_next_domain(helper);
+}
+
+void
+ucv_engine_queue_cleanup(UcvEngine *self, UcvJobRun *run, UcvJobState final_state,
+			 const gchar *status)
+{
+	UcvJobOpHelper *helper = job_op_helper_new(self);
+
+	helper->final_state = final_state;
+	helper->status = g_strdup(status);
+	ucv_job_run_enqueue(run, op_cleanup, helper, (GDestroyNotify)job_op_helper_free);
+}

@@ -1,0 +1,143 @@
+/* Reconciliation: the store's jobs against libvirt's domains, acting on every difference. */
+#define G_LOG_DOMAIN "ucv-engine"
+
+#include "config.h"
+
+#include <glib/gi18n.h>
+
+#include "engine/ucv-engine-private.h"
+#include "virt/ucv-domain-xml.h"
+
+typedef struct {
+	guint active;
+	guint missing;
+	guint stopped;
+} UcvRankCount;
+
+static UcvRankCount
+count_ranks(UcvEngine *self, UcvJobRun *run, UcvStoredJob *stored, GHashTable *domains)
+{
+	UcvRankCount count = {0};
+
+	for (guint rank = 0; rank < stored->job->replicas; rank++) {
+		g_autofree gchar *name = ucv_domain_name_for(stored->job->id, rank);
+		UcvDomainInfo *info = g_hash_table_lookup(domains, name);
+
+		if (info == NULL) {
+			count.missing++;
+		} else if (info->active) {
+			count.active++;
+			g_hash_table_add(run->started_ranks, GUINT_TO_POINTER(rank));
+		} else {
+			count.stopped++;
+			g_hash_table_remove(run->started_ranks, GUINT_TO_POINTER(rank));
+		}
+	}
+	return count;
+}
+
+static void
+reconcile_running_job(UcvEngine *self, UcvJobRun *run, UcvRankCount count)
+{
+	if (count.missing > 0) {
+		ucv_engine_set_state(self, run->job_id, UCV_JOB_STATE_FAILURE,
+				     _("The virtual machine disappeared"));
+		ucv_engine_queue_cleanup(self, run, UCV_JOB_STATE_IN_QUEUE, NULL);
+		return;
+	}
+	if (count.stopped > 0) {
+		ucv_engine_set_state(self, run->job_id, UCV_JOB_STATE_SUCCESS,
+				     _("The virtual machine stopped while the provider was away"));
+		ucv_engine_queue_cleanup(self, run, UCV_JOB_STATE_IN_QUEUE, NULL);
+	}
+}
+
+static void
+reconcile_job(UcvEngine *self, UcvStoredJob *stored, GHashTable *domains)
+{
+	UcvJobRun *run = ucv_engine_get_run(self, stored->job->id);
+	UcvRankCount count;
+
+	/* an operation in flight will settle the job itself */
+	if (!ucv_job_run_is_idle(run) || run->terminating)
+		return;
+	count = count_ranks(self, run, stored, domains);
+	switch (stored->state) {
+	case UCV_JOB_STATE_IN_QUEUE:
+		if (count.active == stored->job->replicas)
+			ucv_engine_rank_started(self, run, 0);
+		else
+			ucv_engine_queue_provision(self, run);
+		return;
+	case UCV_JOB_STATE_RUNNING:
+		reconcile_running_job(self, run, count);
+		return;
+	default:
+		return;
+	}
+}
+
+/* A finished job whose cleanup was interrupted still owns domains: finish it. */
+static void
+reconcile_finished_job(UcvEngine *self, UcvStoredJob *stored)
+{
+	g_autoptr(GPtrArray) names = ucv_store_list_domains(self->store, stored->job->id, NULL);
+	UcvJobRun *run;
+
+	if (names == NULL || names->len == 0)
+		return;
+	run = ucv_engine_get_run(self, stored->job->id);
+	if (ucv_job_run_is_idle(run))
+		ucv_engine_queue_cleanup(self, run, UCV_JOB_STATE_IN_QUEUE, NULL);
+}
+
+/* Domains with our metadata that belong to no active job: an admin's, or leftovers; never ours
+ * to destroy blindly. */
+static void
+report_foreign_domains(UcvEngine *self, GPtrArray *infos)
+{
+	for (guint i = 0; i < infos->len; i++) {
+		UcvDomainInfo *info = g_ptr_array_index(infos, i);
+		g_autoptr(UcvStoredJob) stored = ucv_store_lookup_job(self->store, info->job_id, NULL);
+
+		if (stored != NULL && !ucv_job_state_is_final(stored->state))
+			continue;
+		ucv_job_log(G_LOG_LEVEL_MESSAGE, info->job_id, info->name,
+			    "domain %s carries metadata of job %s, which is not active here; left "
+			    "alone",
+			    info->name, info->job_id);
+	}
+}
+
+void
+ucv_engine_reconcile(UcvEngine *self)
+{
+	g_autoptr(GPtrArray) infos = NULL;
+	g_autoptr(GPtrArray) jobs = NULL;
+	g_autoptr(GHashTable) domains = g_hash_table_new(g_str_hash, g_str_equal);
+	g_autoptr(GError) error = NULL;
+
+	infos = ucv_hypervisor_list_domains(self->hypervisor, &error);
+	if (infos == NULL) {
+		g_warning("cannot list domains to reconcile: %s", error->message);
+		return;
+	}
+	jobs = ucv_store_list_jobs(self->store, TRUE, &error);
+	if (jobs == NULL) {
+		g_warning("cannot list jobs to reconcile: %s", error->message);
+		return;
+	}
+	for (guint i = 0; i < infos->len; i++) {
+		UcvDomainInfo *info = g_ptr_array_index(infos, i);
+		g_hash_table_insert(domains, info->name, info);
+	}
+	for (guint i = 0; i < jobs->len; i++) {
+		UcvStoredJob *stored = g_ptr_array_index(jobs, i);
+		if (ucv_job_state_is_final(stored->state))
+			reconcile_finished_job(self, stored);
+		else
+			reconcile_job(self, stored, domains);
+	}
+	report_foreign_domains(self, infos);
+	g_info("reconciled %u job(s) against %u domain(s)", jobs->len, infos->len);
+}
