@@ -1,0 +1,167 @@
+/* The jobs calls: bulk bodies in, engine calls, bulk answers out (one response per item). */
+#include "config.h"
+
+#include "ucv-jobs-api.h"
+
+#include <glib/gi18n.h>
+
+#include "api/ucv-compute-support.h"
+#include "model/ucv-error.h"
+
+/* The items of a BulkRequest; null and absent items are the same mistake. */
+static JsonArray *
+ucv_jobs_api_get_items(JsonNode *body, GError **error)
+{
+	JsonNode *items;
+
+	if (body == NULL || !JSON_NODE_HOLDS_OBJECT(body)) {
+		g_set_error_literal(error, UCV_ERROR, UCV_ERROR_INVALID,
+				    _("the request must be a JSON object with items"));
+		return NULL;
+	}
+	items = json_object_get_member(json_node_get_object(body), "items");
+	if (items == NULL || JSON_NODE_HOLDS_NULL(items)) {
+		g_set_error_literal(error, UCV_ERROR, UCV_ERROR_INVALID,
+				    _("the request has no items"));
+		return NULL;
+	}
+	if (!JSON_NODE_HOLDS_ARRAY(items)) {
+		g_set_error_literal(error, UCV_ERROR, UCV_ERROR_INVALID,
+				    _("items must be an array"));
+		return NULL;
+	}
+	return json_node_get_array(items);
+}
+
+static JsonNode *
+ucv_jobs_api_wrap_responses(JsonArray *responses)
+{
+	JsonObject *root = json_object_new();
+	JsonNode *node = json_node_new(JSON_NODE_OBJECT);
+
+	json_object_set_array_member(root, "responses", responses);
+	json_node_take_object(node, root);
+	return node;
+}
+
+/* {"responses":[{},…]}: one empty object per item. */
+static JsonNode *
+ucv_jobs_api_empty_responses(guint count)
+{
+	JsonArray *responses = json_array_sized_new(count);
+
+	for (guint i = 0; i < count; i++)
+		json_array_add_object_element(responses, json_object_new());
+	return ucv_jobs_api_wrap_responses(responses);
+}
+
+/* Parses every item as a Job, or fails naming the first bad item (1-based, as users count). */
+static GPtrArray *
+ucv_jobs_api_parse_jobs(JsonArray *items, gboolean unwrap, GError **error)
+{
+	g_autoptr(GPtrArray) jobs = g_ptr_array_new_with_free_func((GDestroyNotify)ucv_job_unref);
+
+	for (guint i = 0; i < json_array_get_length(items); i++) {
+		JsonNode *item = json_array_get_element(items, i);
+		JsonObject *obj = JSON_NODE_HOLDS_OBJECT(item) ? json_node_get_object(item) : NULL;
+		JsonNode *wrapped = obj != NULL ? json_object_get_member(obj, "job") : NULL;
+		UcvJob *job;
+
+		/* current Core wraps jobs as {"job":Job,…} in some calls; the documented form not
+		 */
+		if (unwrap && wrapped != NULL && JSON_NODE_HOLDS_OBJECT(wrapped))
+			item = wrapped;
+		job = ucv_job_new_from_json(item, error);
+		if (job == NULL) {
+			g_prefix_error(error, _("item %u: "), i + 1);
+			return NULL;
+		}
+		g_ptr_array_add(jobs, job);
+	}
+	return g_steal_pointer(&jobs);
+}
+
+JsonNode *
+ucv_jobs_api_create(UcvApiRequest *request, GError **error)
+{
+	JsonArray *items = ucv_jobs_api_get_items(request->body, error);
+	g_autoptr(GPtrArray) jobs = NULL;
+	JsonArray *responses;
+
+	if (items == NULL)
+		return NULL;
+	jobs = ucv_jobs_api_parse_jobs(items, FALSE, error);
+	if (jobs == NULL)
+		return NULL;
+	if (!ucv_engine_create_jobs(request->engine, jobs, error))
+		return NULL;
+	responses = json_array_sized_new(jobs->len);
+	for (guint i = 0; i < jobs->len; i++) {
+		UcvJob *job = g_ptr_array_index(jobs, i);
+		JsonObject *response = json_object_new();
+
+		json_object_set_string_member(response, "id", job->id);
+		json_array_add_object_element(responses, response);
+	}
+	return ucv_jobs_api_wrap_responses(responses);
+}
+
+JsonNode *
+ucv_jobs_api_terminate(UcvApiRequest *request, GError **error)
+{
+	JsonArray *items = ucv_jobs_api_get_items(request->body, error);
+	g_autoptr(GPtrArray) jobs = NULL;
+	g_autoptr(GPtrArray) ids = NULL;
+
+	if (items == NULL)
+		return NULL;
+	/* items are Jobs, {"job":Job} or just {"id":…}; all three parse as a Job */
+	jobs = ucv_jobs_api_parse_jobs(items, TRUE, error);
+	if (jobs == NULL)
+		return NULL;
+	ids = g_ptr_array_new_with_free_func(g_free);
+	for (guint i = 0; i < jobs->len; i++) {
+		UcvJob *job = g_ptr_array_index(jobs, i);
+		g_ptr_array_add(ids, g_strdup(job->id));
+	}
+	if (!ucv_engine_terminate_jobs(request->engine, ids, error))
+		return NULL;
+	return ucv_jobs_api_empty_responses(jobs->len);
+}
+
+JsonNode *
+ucv_jobs_api_retrieve_products(UcvApiRequest *request, GError **error)
+{
+	GPtrArray *products = ucv_engine_get_products(request->engine);
+	const UcvFeatures *features = ucv_engine_get_features(request->engine);
+	JsonArray *responses = json_array_sized_new(products->len);
+
+	for (guint i = 0; i < products->len; i++) {
+		const UcvProduct *product = g_ptr_array_index(products, i);
+		json_array_add_element(responses,
+				       ucv_compute_support_to_json(product, features,
+								   request->config->provider_id));
+	}
+	return ucv_jobs_api_wrap_responses(responses);
+}
+
+JsonNode *
+ucv_jobs_api_update_acl(UcvApiRequest *request, GError **error)
+{
+	JsonArray *items = ucv_jobs_api_get_items(request->body, error);
+
+	/* permissions matter to Core only; the provider has nothing to enforce */
+	if (items == NULL)
+		return NULL;
+	return ucv_jobs_api_empty_responses(json_array_get_length(items));
+}
+
+JsonNode *
+ucv_jobs_api_not_supported(UcvApiRequest *request, GError **error)
+{
+	g_set_error_literal(error, UCV_ERROR, UCV_ERROR_NOT_SUPPORTED,
+			    request->route->unsupported != NULL
+				    ? _(request->route->unsupported)
+				    : _("This call is not supported by this provider yet"));
+	return NULL;
+}

@@ -1,0 +1,101 @@
+/* The route table: every call of UCloud's provider API (spec §2) and nothing else. */
+#include "config.h"
+
+#include "ucv-routes.h"
+
+#include <glib/gi18n.h>
+
+#include "api/ucv-integration-api.h"
+#include "api/ucv-jobs-api.h"
+
+/* Core also polls retrieveProducts of files, ingresses, network IPs, licenses and private
+ * networks; those paths are deliberately absent, so they answer 404. */
+static const UcvRoute ucv_routes[] = {
+	{"POST", "/ucloud/{id}/jobs", ucv_jobs_api_create, TRUE, NULL},
+	{"GET", "/ucloud/{id}/jobs/retrieveProducts", ucv_jobs_api_retrieve_products, TRUE, NULL},
+	{"POST", "/ucloud/{id}/jobs/terminate", ucv_jobs_api_terminate, TRUE, NULL},
+	{"POST", "/ucloud/{id}/jobs/extend", ucv_jobs_api_not_supported, TRUE,
+	 N_("Extending the time of jobs is not supported by this provider yet")},
+	{"POST", "/ucloud/{id}/jobs/suspend", ucv_jobs_api_not_supported, TRUE,
+	 N_("Suspending jobs is not supported by this provider yet")},
+	{"POST", "/ucloud/{id}/jobs/unsuspend", ucv_jobs_api_not_supported, TRUE,
+	 N_("Resuming suspended jobs is not supported by this provider yet")},
+	/* the current name and the documented one share a handler */
+	{"POST", "/ucloud/{id}/jobs/interactiveSession", ucv_jobs_api_not_supported, TRUE,
+	 N_("Opening interactive sessions is not supported by this provider yet")},
+	{"POST", "/ucloud/{id}/jobs/openInteractiveSession", ucv_jobs_api_not_supported, TRUE,
+	 N_("Opening interactive sessions is not supported by this provider yet")},
+	{"POST", "/ucloud/{id}/jobs/verify", ucv_jobs_api_not_supported, TRUE,
+	 N_("Verifying jobs is not supported by this provider yet")},
+	{"GET", "/ucloud/{id}/jobs/retrieveUtilization", ucv_jobs_api_not_supported, TRUE,
+	 N_("Reporting utilization is not supported by this provider yet")},
+	{"POST", "/ucloud/{id}/jobs/requestDynamicParameters", ucv_jobs_api_not_supported, TRUE,
+	 N_("Dynamic application parameters are not supported by this provider yet")},
+	{"POST", "/ucloud/{id}/jobs/updateAcl", ucv_jobs_api_update_acl, TRUE, NULL},
+	{"GET", "/ucloud/jobs.provider.{id}/websocket", ucv_jobs_api_not_supported, TRUE,
+	 N_("Following job output is not supported by this provider yet")},
+	{"GET", "/ucloud/{id}/integration/retrieveManifest", ucv_integration_api_retrieve_manifest,
+	 TRUE, NULL},
+	{"POST", "/ucloud/{id}/integration/init", ucv_integration_api_init, TRUE, NULL},
+};
+
+struct _UcvRouteTable {
+	/* expanded path -> GPtrArray of const UcvRoute* (one per method) */
+	GHashTable *paths;
+};
+
+static gchar *
+ucv_route_expand(const gchar *pattern, const gchar *provider_id)
+{
+	g_auto(GStrv) parts = g_strsplit(pattern, "{id}", -1);
+
+	return g_strjoinv(provider_id, parts);
+}
+
+UcvRouteTable *
+ucv_route_table_new(const gchar *provider_id)
+{
+	UcvRouteTable *self = g_new0(UcvRouteTable, 1);
+
+	g_return_val_if_fail(provider_id != NULL, NULL);
+
+	self->paths = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+					    (GDestroyNotify)g_ptr_array_unref);
+	for (guint i = 0; i < G_N_ELEMENTS(ucv_routes); i++) {
+		g_autofree gchar *path = ucv_route_expand(ucv_routes[i].path, provider_id);
+		GPtrArray *routes = g_hash_table_lookup(self->paths, path);
+
+		if (routes == NULL) {
+			routes = g_ptr_array_new();
+			g_hash_table_insert(self->paths, g_steal_pointer(&path), routes);
+		}
+		g_ptr_array_add(routes, (gpointer)&ucv_routes[i]);
+	}
+	return self;
+}
+
+void
+ucv_route_table_free(UcvRouteTable *self)
+{
+	if (self == NULL)
+		return;
+	g_hash_table_unref(self->paths);
+	g_free(self);
+}
+
+const UcvRoute *
+ucv_route_table_lookup(UcvRouteTable *self, const gchar *method, const gchar *path,
+		       gboolean *path_known)
+{
+	GPtrArray *routes = g_hash_table_lookup(self->paths, path);
+
+	*path_known = routes != NULL;
+	if (routes == NULL)
+		return NULL;
+	for (guint i = 0; i < routes->len; i++) {
+		const UcvRoute *route = g_ptr_array_index(routes, i);
+		if (g_strcmp0(route->method, method) == 0)
+			return route;
+	}
+	return NULL;
+}

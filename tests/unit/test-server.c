@@ -1,0 +1,836 @@
+/* In-process tests of the HTTP server: a real SoupSession against the server on a loopback port. */
+#include "config.h"
+
+#include <libsoup/soup.h>
+#include <string.h>
+
+#include "api/ucv-server.h"
+#include "engine/ucv-engine.h"
+#include "engine/ucv-store.h"
+#include "model/ucv-error.h"
+#include "ucloud/ucv-core-client.h"
+#include "ucv-test-signer.h"
+#include "virt/ucv-hypervisor.h"
+
+#define MAX_BODY (64 * 1024)
+
+static const gchar *products_json =
+	"[{\"type\":\"compute\",\"name\":\"vm-1\",\"category\":{\"name\":\"vm\","
+	"\"provider\":\"example\",\"accountingFrequency\":\"PERIODIC_MINUTE\"},"
+	"\"description\":\"1 vCPU\",\"price\":1,\"cpu\":1,\"memoryInGigs\":1,\"gpu\":0},"
+	"{\"type\":\"compute\",\"name\":\"vm-2\",\"category\":{\"name\":\"vm\","
+	"\"provider\":\"example\"},\"price\":2,\"cpu\":2,\"memoryInGigs\":2}]";
+
+/* RSA keys are slow to make, so the signers live for the whole run. */
+static UcvTestSigner *core_signer;
+static UcvTestSigner *other_signer;
+
+typedef struct {
+	gchar *tmp_dir;
+	UcvConfig *config;
+	UcvStore *store;
+	UcvHypervisor *hypervisor;
+	UcvCoreClient *core;
+	UcvEngine *engine;
+	UcvTokenVerifier *verifier;
+	UcvServer *server;
+	SoupSession *session;
+	gchar *base;
+	gchar *token;
+} Fixture;
+
+typedef struct {
+	guint status;
+	gchar *body;
+	JsonNode *json;
+} Reply;
+
+static void
+reply_free(Reply *reply)
+{
+	g_free(reply->body);
+	g_clear_pointer(&reply->json, json_node_unref);
+	g_free(reply);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(Reply, reply_free)
+
+static void
+fixture_set_up(Fixture *f, gconstpointer data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GPtrArray) products = NULL;
+	g_autofree gchar *key = ucv_test_signer_get_public_key_base64(core_signer);
+	const gchar *listen[] = {"127.0.0.1:0", NULL};
+
+	f->tmp_dir = g_dir_make_tmp("ucv-test-server-XXXXXX", &error);
+	g_assert_no_error(error);
+	f->config = ucv_config_new();
+	g_strfreev(f->config->listen);
+	f->config->listen = g_strdupv((gchar **)listen);
+	f->config->max_body_bytes = MAX_BODY;
+	g_free(f->config->state_dir);
+	f->config->state_dir = g_strdup(f->tmp_dir);
+	g_free(f->config->image_dir);
+	f->config->image_dir = g_build_filename(f->tmp_dir, "images", NULL);
+
+	products = ucv_product_list_parse(products_json, strlen(products_json), &error);
+	g_assert_no_error(error);
+	f->store = ucv_store_open(":memory:", &error);
+	g_assert_no_error(error);
+	f->hypervisor = ucv_hypervisor_new("test:///default");
+	g_assert_true(ucv_hypervisor_connect(f->hypervisor, &error));
+	g_assert_no_error(error);
+	f->core = ucv_core_client_new("http://127.0.0.1:1", "x");
+	f->engine = ucv_engine_new(f->config, products, f->store, f->hypervisor, f->core);
+	f->verifier = ucv_token_verifier_new(key, &error);
+	g_assert_no_error(error);
+
+	f->server = ucv_server_new(f->config, f->engine, f->verifier);
+	g_assert_true(ucv_server_listen(f->server, &error));
+	g_assert_no_error(error);
+	g_assert_cmpuint(ucv_server_get_port(f->server), >, 0);
+	f->base = g_strdup_printf("http://127.0.0.1:%u", ucv_server_get_port(f->server));
+	f->session = soup_session_new();
+	f->token = ucv_test_signer_mint_core_token(core_signer, 600);
+}
+
+static void
+remove_tree(GFile *dir)
+{
+	g_autoptr(GFileEnumerator) children =
+		g_file_enumerate_children(dir, G_FILE_ATTRIBUTE_STANDARD_NAME,
+					  G_FILE_QUERY_INFO_NOFOLLOW_SYMLINKS, NULL, NULL);
+	GFileInfo *info;
+	GFile *child;
+
+	while (children != NULL && g_file_enumerator_iterate(children, &info, &child, NULL, NULL) &&
+	       info != NULL) {
+		if (g_file_info_get_file_type(info) == G_FILE_TYPE_DIRECTORY)
+			remove_tree(child);
+		else
+			g_file_delete(child, NULL, NULL);
+	}
+	g_file_delete(dir, NULL, NULL);
+}
+
+static gboolean
+set_flag_cb(gpointer user_data)
+{
+	*(gboolean *)user_data = TRUE;
+	return G_SOURCE_REMOVE;
+}
+
+static void
+fixture_tear_down(Fixture *f, gconstpointer data)
+{
+	UcvEngine *engine = f->engine;
+	g_autoptr(GFile) tmp = NULL;
+	gboolean timed_out = FALSE;
+	guint timeout_id;
+
+	ucv_server_disconnect(f->server);
+	g_clear_object(&f->session);
+	g_clear_object(&f->server);
+	g_clear_object(&f->verifier);
+	/* background work of accepted jobs keeps the engine, which borrows the config, alive */
+	g_object_add_weak_pointer(G_OBJECT(engine), (gpointer *)&engine);
+	g_clear_object(&f->engine);
+	timeout_id = g_timeout_add_seconds(30, set_flag_cb, &timed_out);
+	while (engine != NULL && !timed_out)
+		g_main_context_iteration(NULL, TRUE);
+	g_assert_null(engine);
+	if (!timed_out)
+		g_source_remove(timeout_id);
+	g_clear_object(&f->core);
+	g_clear_object(&f->hypervisor);
+	g_clear_object(&f->store);
+	g_clear_pointer(&f->config, ucv_config_free);
+	while (g_main_context_iteration(NULL, FALSE))
+		;
+	tmp = g_file_new_for_path(f->tmp_dir);
+	remove_tree(tmp);
+	g_free(f->tmp_dir);
+	g_free(f->base);
+	g_free(f->token);
+}
+
+typedef struct {
+	GBytes *bytes;
+	GError *error;
+	gboolean done;
+} SendData;
+
+static void
+send_cb(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+	SendData *data = user_data;
+
+	data->bytes = soup_session_send_and_read_finish(SOUP_SESSION(source), res, &data->error);
+	data->done = TRUE;
+}
+
+/* Sends a request the way Core does (no Content-Type); `chunked` hides the length. */
+static Reply *
+request_full(Fixture *f, const gchar *method, const gchar *path, const gchar *authorization,
+	     const gchar *body, gsize body_len, gboolean chunked)
+{
+	g_autofree gchar *uri = g_strconcat(f->base, path, NULL);
+	g_autoptr(SoupMessage) msg = soup_message_new(method, uri);
+	SendData data = {NULL, NULL, FALSE};
+	Reply *reply = g_new0(Reply, 1);
+	g_autoptr(JsonParser) parser = json_parser_new();
+
+	g_assert_nonnull(msg);
+	if (authorization != NULL)
+		soup_message_headers_replace(soup_message_get_request_headers(msg), "Authorization",
+					     authorization);
+	if (body != NULL && chunked) {
+		g_autoptr(GInputStream) stream = g_memory_input_stream_new_from_data(
+			g_memdup2(body, body_len), (gssize)body_len, g_free);
+		soup_message_set_request_body(msg, NULL, stream, -1);
+	} else if (body != NULL) {
+		g_autoptr(GBytes) bytes = g_bytes_new(body, body_len);
+		soup_message_set_request_body_from_bytes(msg, NULL, bytes);
+	}
+	soup_session_send_and_read_async(f->session, msg, G_PRIORITY_DEFAULT, NULL, send_cb, &data);
+	while (!data.done)
+		g_main_context_iteration(NULL, TRUE);
+	g_assert_no_error(data.error);
+	reply->status = soup_message_get_status(msg);
+	reply->body = g_strndup(g_bytes_get_data(data.bytes, NULL), g_bytes_get_size(data.bytes));
+	g_bytes_unref(data.bytes);
+	if (reply->body[0] != '\0' && json_parser_load_from_data(parser, reply->body, -1, NULL))
+		reply->json = json_node_copy(json_parser_get_root(parser));
+	return reply;
+}
+
+static Reply *
+request(Fixture *f, const gchar *method, const gchar *path, const gchar *body)
+{
+	g_autofree gchar *authorization = g_strdup_printf("Bearer %s", f->token);
+
+	return request_full(f, method, path, authorization, body, body ? strlen(body) : 0, FALSE);
+}
+
+static Reply *
+request_with_token(Fixture *f, const gchar *path, const gchar *token, const gchar *body)
+{
+	g_autofree gchar *authorization = g_strdup_printf("Bearer %s", token);
+
+	return request_full(f, "POST", path, authorization, body, body ? strlen(body) : 0, FALSE);
+}
+
+/* Asserts a CommonErrorMessage with `status`, whose why mentions `why_part`. */
+static void
+assert_error_reply(const Reply *reply, guint status, const gchar *why_part, const gchar *code)
+{
+	JsonObject *obj;
+	const gchar *why;
+
+	if (reply->status != status)
+		g_error("expected %u, got %u: %s", status, reply->status, reply->body);
+	g_assert_nonnull(reply->json);
+	g_assert_true(JSON_NODE_HOLDS_OBJECT(reply->json));
+	obj = json_node_get_object(reply->json);
+	g_assert_cmpint(json_object_get_int_member(obj, "statusCode"), ==, status);
+	why = json_object_get_string_member(obj, "why");
+	g_assert_nonnull(why);
+	g_assert_cmpstr(why, !=, "");
+	if (why_part != NULL && strstr(why, why_part) == NULL)
+		g_error("why \"%s\" does not mention \"%s\"", why, why_part);
+	g_assert_cmpstr(json_object_get_string_member_with_default(obj, "errorCode", NULL), ==,
+			code);
+}
+
+static guint
+count_stored_jobs(Fixture *f)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GPtrArray) jobs = ucv_store_list_jobs(f->store, TRUE, &error);
+
+	g_assert_no_error(error);
+	return jobs->len;
+}
+
+/* A create body for one job; the product and backend are what the tests vary. */
+static gchar *
+make_job(const gchar *id, const gchar *product, const gchar *backend)
+{
+	return g_strdup_printf(
+		"{\"id\":\"%s\",\"createdAt\":1732540000123,\"owner\":{\"createdBy\":\"alice\","
+		"\"project\":null},\"updates\":[],\"specification\":{\"product\":{\"id\":\"%s\","
+		"\"category\":\"vm\",\"provider\":\"example\"},\"application\":{\"name\":\"app\","
+		"\"version\":\"1\"},\"replicas\":1,\"parameters\":{\"ucMetricSampleRate\":"
+		"{\"type\":\"text\",\"value\":\"60\"}},\"timeAllocation\":null},"
+		"\"status\":{\"state\":\"IN_QUEUE\",\"resolvedApplication\":{\"invocation\":{"
+		"\"tool\":"
+		"{\"name\":\"app\",\"version\":\"1\",\"tool\":{\"description\":{\"backend\":\"%s\","
+		"\"image\":\"https://images.invalid/app.qcow2\"}}}}}}}",
+		id, product, backend);
+}
+
+static gchar *
+make_create_body(const gchar *job1, const gchar *job2)
+{
+	if (job2 == NULL)
+		return g_strdup_printf("{\"items\":[%s]}", job1);
+	return g_strdup_printf("{\"items\":[%s,%s]}", job1, job2);
+}
+
+static void
+test_auth_missing(Fixture *f, gconstpointer data)
+{
+	g_autoptr(Reply) reply = request_full(f, "GET", "/ucloud/example/jobs/retrieveProducts",
+					      NULL, NULL, 0, FALSE);
+
+	assert_error_reply(reply, 401, NULL, NULL);
+}
+
+static void
+test_auth_not_bearer(Fixture *f, gconstpointer data)
+{
+	g_autofree gchar *basic = g_strdup_printf("Basic %s", f->token);
+	g_autoptr(Reply) reply = request_full(f, "GET", "/ucloud/example/jobs/retrieveProducts",
+					      basic, NULL, 0, FALSE);
+
+	assert_error_reply(reply, 401, "bearer", NULL);
+	g_assert_null(strstr(reply->body, f->token));
+}
+
+static void
+test_auth_forged(Fixture *f, gconstpointer data)
+{
+	g_autofree gchar *forged = ucv_test_signer_mint_core_token(other_signer, 600);
+	g_autofree gchar *job = make_job("1", "vm-1", "VIRTUAL_MACHINE");
+	g_autofree gchar *body = make_create_body(job, NULL);
+	g_autoptr(Reply) reply = request_with_token(f, "/ucloud/example/jobs", forged, body);
+
+	assert_error_reply(reply, 401, "signature", NULL);
+	g_assert_null(strstr(reply->body, forged));
+	g_assert_cmpuint(count_stored_jobs(f), ==, 0);
+}
+
+static void
+test_auth_expired(Fixture *f, gconstpointer data)
+{
+	g_autofree gchar *expired = ucv_test_signer_mint_core_token(core_signer, -3600);
+	g_autoptr(Reply) reply = request_with_token(f, "/ucloud/example/jobs", expired, "{}");
+
+	assert_error_reply(reply, 401, "expired", NULL);
+}
+
+static void
+test_auth_wrong_sub(Fixture *f, gconstpointer data)
+{
+	g_autofree gchar *provider =
+		ucv_test_signer_mint_provider_token(core_signer, "example", 600);
+	g_autoptr(Reply) reply = request_with_token(f, "/ucloud/example/jobs", provider, "{}");
+
+	assert_error_reply(reply, 401, NULL, NULL);
+}
+
+static void
+test_auth_garbage(Fixture *f, gconstpointer data)
+{
+	g_autoptr(Reply) reply =
+		request_with_token(f, "/ucloud/example/integration/init", "not.a.token", "{}");
+
+	assert_error_reply(reply, 401, NULL, NULL);
+}
+
+static void
+test_auth_before_body(Fixture *f, gconstpointer data)
+{
+	g_autoptr(Reply) reply =
+		request_full(f, "POST", "/ucloud/example/jobs", NULL, "{not json", 9, FALSE);
+
+	/* an unauthenticated caller learns nothing about its body */
+	assert_error_reply(reply, 401, NULL, NULL);
+}
+
+static void
+test_create_malformed(Fixture *f, gconstpointer data)
+{
+	g_autoptr(Reply) reply = request(f, "POST", "/ucloud/example/jobs", "{\"items\":[{]}");
+
+	assert_error_reply(reply, 400, "malformed JSON", NULL);
+}
+
+static void
+test_create_no_items(Fixture *f, gconstpointer data)
+{
+	const gchar *bodies[] = {"{}", "{\"items\":null}", NULL, "[]"};
+
+	for (guint i = 0; i < G_N_ELEMENTS(bodies); i++) {
+		g_autoptr(Reply) reply = request(f, "POST", "/ucloud/example/jobs", bodies[i]);
+		assert_error_reply(reply, 400, NULL, NULL);
+	}
+	{
+		g_autoptr(Reply) reply = request(f, "POST", "/ucloud/example/jobs", "{}");
+		assert_error_reply(reply, 400, "the request has no items", NULL);
+	}
+	g_assert_cmpuint(count_stored_jobs(f), ==, 0);
+}
+
+static void
+test_create_bad_item(Fixture *f, gconstpointer data)
+{
+	g_autofree gchar *good = make_job("100", "vm-1", "VIRTUAL_MACHINE");
+	g_autofree gchar *hostile = make_job("../etc", "vm-1", "VIRTUAL_MACHINE");
+	g_autofree gchar *body = make_create_body(good, hostile);
+	g_autoptr(Reply) reply = request(f, "POST", "/ucloud/example/jobs", body);
+
+	assert_error_reply(reply, 400, "item 2: job id", NULL);
+	g_assert_cmpuint(count_stored_jobs(f), ==, 0);
+}
+
+static void
+test_create_unknown_product(Fixture *f, gconstpointer data)
+{
+	g_autofree gchar *good = make_job("100", "vm-1", "VIRTUAL_MACHINE");
+	g_autofree gchar *unknown = make_job("101", "gpu-9000", "VIRTUAL_MACHINE");
+	g_autofree gchar *body = make_create_body(good, unknown);
+	g_autoptr(Reply) reply = request(f, "POST", "/ucloud/example/jobs", body);
+
+	assert_error_reply(reply, 400, "gpu-9000", NULL);
+	g_assert_cmpuint(count_stored_jobs(f), ==, 0);
+}
+
+static void
+test_create_docker(Fixture *f, gconstpointer data)
+{
+	g_autofree gchar *job = make_job("102", "vm-1", "DOCKER");
+	g_autofree gchar *body = make_create_body(job, NULL);
+	g_autoptr(Reply) reply = request(f, "POST", "/ucloud/example/jobs", body);
+
+	assert_error_reply(reply, 400, "DOCKER", NULL);
+	g_assert_cmpuint(count_stored_jobs(f), ==, 0);
+}
+
+static void
+test_create_ok(Fixture *f, gconstpointer data)
+{
+	g_autofree gchar *job1 = make_job("200", "vm-1", "VIRTUAL_MACHINE");
+	g_autofree gchar *job2 = make_job("201", "vm-2", "VIRTUAL_MACHINE");
+	g_autofree gchar *body = make_create_body(job1, job2);
+	g_autoptr(Reply) reply = request(f, "POST", "/ucloud/example/jobs", body);
+	JsonArray *responses;
+
+	g_assert_cmpuint(reply->status, ==, 200);
+	responses = json_object_get_array_member(json_node_get_object(reply->json), "responses");
+	g_assert_cmpuint(json_array_get_length(responses), ==, 2);
+	g_assert_cmpstr(
+		json_object_get_string_member(json_array_get_object_element(responses, 0), "id"),
+		==, "200");
+	g_assert_cmpstr(
+		json_object_get_string_member(json_array_get_object_element(responses, 1), "id"),
+		==, "201");
+	g_assert_cmpuint(count_stored_jobs(f), ==, 2);
+}
+
+static gchar *
+make_big_body(gsize size)
+{
+	/* valid JSON of the wanted size, so only the size can be the reason for refusing it */
+	gchar *body = g_malloc(size + 1);
+
+	memset(body, ' ', size);
+	memcpy(body, "{\"items\":[]}", 12);
+	body[size] = '\0';
+	return body;
+}
+
+static void
+test_body_too_large(Fixture *f, gconstpointer data)
+{
+	g_autofree gchar *body = make_big_body(MAX_BODY * 4);
+	g_autofree gchar *authorization = g_strdup_printf("Bearer %s", f->token);
+	g_autoptr(Reply) reply = request_full(f, "POST", "/ucloud/example/jobs", authorization,
+					      body, MAX_BODY * 4, FALSE);
+
+	assert_error_reply(reply, 413, "larger than", NULL);
+	g_assert_cmpuint(count_stored_jobs(f), ==, 0);
+}
+
+static void
+test_body_too_large_chunked(Fixture *f, gconstpointer data)
+{
+	g_autofree gchar *body = make_big_body(MAX_BODY * 4);
+	g_autofree gchar *authorization = g_strdup_printf("Bearer %s", f->token);
+	g_autoptr(Reply) reply = request_full(f, "POST", "/ucloud/example/jobs", authorization,
+					      body, MAX_BODY * 4, TRUE);
+
+	assert_error_reply(reply, 413, "larger than", NULL);
+	g_assert_cmpuint(count_stored_jobs(f), ==, 0);
+}
+
+static void
+test_body_chunked_ok(Fixture *f, gconstpointer data)
+{
+	g_autofree gchar *job = make_job("300", "gpu-9000", "VIRTUAL_MACHINE");
+	g_autofree gchar *body = make_create_body(job, NULL);
+	g_autofree gchar *authorization = g_strdup_printf("Bearer %s", f->token);
+	g_autoptr(Reply) reply = request_full(f, "POST", "/ucloud/example/jobs", authorization,
+					      body, strlen(body), TRUE);
+
+	/* the body arrived whole: the engine saw the job and refused its product */
+	assert_error_reply(reply, 400, "gpu-9000", NULL);
+}
+
+static void
+test_body_at_limit(Fixture *f, gconstpointer data)
+{
+	g_autofree gchar *body = make_big_body(MAX_BODY);
+	g_autofree gchar *authorization = g_strdup_printf("Bearer %s", f->token);
+	g_autoptr(Reply) reply = request_full(f, "POST", "/ucloud/example/jobs/updateAcl",
+					      authorization, body, MAX_BODY, TRUE);
+
+	g_assert_cmpuint(reply->status, ==, 200);
+}
+
+typedef struct {
+	guint16 port;
+	gchar *request;
+	gchar *answer;
+	gboolean done;
+} RawData;
+
+/* A raw client that sends `request` and reads the answer without sending anything more. */
+static gpointer
+raw_client_thread(gpointer user_data)
+{
+	RawData *data = user_data;
+	g_autoptr(GSocketClient) client = g_socket_client_new();
+	g_autoptr(GSocketConnection) conn = NULL;
+	g_autoptr(GError) error = NULL;
+	GString *answer = g_string_new(NULL);
+	gchar buf[4096];
+	gssize n;
+
+	g_socket_client_set_timeout(client, 10);
+	conn = g_socket_client_connect_to_host(client, "127.0.0.1", data->port, NULL, &error);
+	g_assert_no_error(error);
+	g_output_stream_write_all(g_io_stream_get_output_stream(G_IO_STREAM(conn)), data->request,
+				  strlen(data->request), NULL, NULL, &error);
+	g_assert_no_error(error);
+	while ((n = g_input_stream_read(g_io_stream_get_input_stream(G_IO_STREAM(conn)), buf,
+					sizeof(buf), NULL, NULL)) > 0)
+		g_string_append_len(answer, buf, n);
+	data->answer = g_string_free(answer, FALSE);
+	g_atomic_int_set(&data->done, TRUE);
+	g_main_context_wakeup(NULL);
+	return NULL;
+}
+
+static gchar *
+raw_exchange(Fixture *f, const gchar *request)
+{
+	RawData raw = {ucv_server_get_port(f->server), (gchar *)request, NULL, FALSE};
+	GThread *thread = g_thread_new("raw-client", raw_client_thread, &raw);
+
+	while (!g_atomic_int_get(&raw.done))
+		g_main_context_iteration(NULL, TRUE);
+	g_thread_join(thread);
+	return raw.answer;
+}
+
+static void
+test_body_refused_before_reading(Fixture *f, gconstpointer data)
+{
+	g_autofree gchar *request = g_strdup_printf("POST /ucloud/example/jobs HTTP/1.1\r\n"
+						    "Host: 127.0.0.1\r\n"
+						    "Authorization: Bearer %s\r\n"
+						    "Content-Length: 100000000000\r\n\r\n",
+						    f->token);
+	g_autofree gchar *answer = raw_exchange(f, request);
+
+	/* the body is announced but never sent: the answer must not wait for it */
+	g_assert_true(g_str_has_prefix(answer, "HTTP/1.1 413"));
+	g_assert_nonnull(strstr(answer, "\"statusCode\":413"));
+}
+
+static void
+test_body_refused_mid_chunk(Fixture *f, gconstpointer data)
+{
+	g_autofree gchar *filler = g_strnfill(MAX_BODY + 100, ' ');
+	g_autofree gchar *request = g_strdup_printf("POST /ucloud/example/jobs HTTP/1.1\r\n"
+						    "Host: 127.0.0.1\r\n"
+						    "Authorization: Bearer %s\r\n"
+						    "Transfer-Encoding: chunked\r\n\r\n"
+						    "%x\r\n%s\r\n",
+						    f->token, MAX_BODY + 100, filler);
+	g_autofree gchar *answer = raw_exchange(f, request);
+
+	/* the chunked body never ends: the answer comes once the cap is passed */
+	g_assert_true(g_str_has_prefix(answer, "HTTP/1.1 413"));
+	g_assert_nonnull(strstr(answer, "Connection: close"));
+}
+
+static void
+test_routes_unknown(Fixture *f, gconstpointer data)
+{
+	const gchar *paths[] = {
+		"/",
+		"/ucloud/example/nothing",
+		"/ucloud/other-provider/jobs/retrieveProducts",
+		"/ucloud/example/files/retrieveProducts",
+		"/ucloud/example/ingresses/retrieveProducts",
+		"/ucloud/example/networkips/retrieveProducts",
+		"/ucloud/example/licenses/retrieveProducts",
+		"/ucloud/example/privatenetworks/retrieveProducts",
+		"/ucloud/example/shares/retrieveProducts",
+		"/api/ucloud/example/jobs/retrieveProducts",
+	};
+
+	for (guint i = 0; i < G_N_ELEMENTS(paths); i++) {
+		g_autoptr(Reply) reply = request(f, "GET", paths[i], NULL);
+		assert_error_reply(reply, 404, NULL, NULL);
+	}
+}
+
+static void
+test_routes_wrong_method(Fixture *f, gconstpointer data)
+{
+	g_autoptr(Reply) get_create = request(f, "GET", "/ucloud/example/jobs", NULL);
+	g_autoptr(Reply) post_products =
+		request(f, "POST", "/ucloud/example/jobs/retrieveProducts", "{}");
+	g_autoptr(Reply) delete_init =
+		request(f, "DELETE", "/ucloud/example/integration/init", NULL);
+
+	assert_error_reply(get_create, 405, NULL, NULL);
+	assert_error_reply(post_products, 405, NULL, NULL);
+	assert_error_reply(delete_init, 405, NULL, NULL);
+}
+
+static void
+assert_flags(JsonObject *obj, const gchar *const *names)
+{
+	for (guint i = 0; names[i] != NULL; i++) {
+		JsonNode *node = json_object_get_member(obj, names[i]);
+		if (node == NULL || json_node_get_value_type(node) != G_TYPE_BOOLEAN)
+			g_error("flag %s is missing or not a boolean", names[i]);
+	}
+}
+
+static void
+test_retrieve_products(Fixture *f, gconstpointer data)
+{
+	const gchar *docker_flags[] = {"enabled",       "web",         "vnc",
+				       "logs",          "terminal",    "peers",
+				       "timeExtension", "utilization", NULL};
+	const gchar *vm_flags[] = {"enabled",       "logs",       "vnc",         "terminal",
+				   "timeExtension", "suspension", "utilization", NULL};
+	g_autoptr(Reply) reply = request(f, "GET", "/ucloud/example/jobs/retrieveProducts", NULL);
+	JsonArray *responses;
+	JsonObject *support;
+	JsonObject *product;
+
+	g_assert_cmpuint(reply->status, ==, 200);
+	responses = json_object_get_array_member(json_node_get_object(reply->json), "responses");
+	g_assert_cmpuint(json_array_get_length(responses), ==, 2);
+	support = json_array_get_object_element(responses, 0);
+	product = json_object_get_object_member(support, "product");
+	g_assert_cmpstr(json_object_get_string_member(product, "id"), ==, "vm-1");
+	g_assert_cmpstr(json_object_get_string_member(product, "category"), ==, "vm");
+	g_assert_cmpstr(json_object_get_string_member(product, "provider"), ==, "example");
+	assert_flags(json_object_get_object_member(support, "docker"), docker_flags);
+	assert_flags(json_object_get_object_member(support, "virtualMachine"), vm_flags);
+	g_assert_true(json_object_get_boolean_member(
+		json_object_get_object_member(support, "virtualMachine"), "enabled"));
+	g_assert_false(json_object_get_boolean_member(
+		json_object_get_object_member(support, "native"), "enabled"));
+	product = json_object_get_object_member(json_array_get_object_element(responses, 1),
+						"product");
+	g_assert_cmpstr(json_object_get_string_member(product, "id"), ==, "vm-2");
+}
+
+static void
+test_integration(Fixture *f, gconstpointer data)
+{
+	g_autoptr(Reply) manifest =
+		request(f, "GET", "/ucloud/example/integration/retrieveManifest", NULL);
+	g_autoptr(Reply) init =
+		request(f, "POST", "/ucloud/example/integration/init", "{\"username\":\"alice\"}");
+
+	g_assert_cmpuint(manifest->status, ==, 200);
+	g_assert_cmpstr(manifest->body, ==, "{\"enabled\":false,\"expireAfterMs\":null}");
+	g_assert_cmpuint(init->status, ==, 200);
+	g_assert_cmpstr(init->body, ==, "{}");
+}
+
+static void
+test_not_supported(Fixture *f, gconstpointer data)
+{
+	const struct {
+		const gchar *method;
+		const gchar *path;
+		const gchar *why;
+	} calls[] = {
+		{"POST", "/ucloud/example/jobs/extend", "Extending"},
+		{"POST", "/ucloud/example/jobs/suspend", "Suspending jobs is not supported"},
+		{"POST", "/ucloud/example/jobs/unsuspend", "suspended"},
+		{"POST", "/ucloud/example/jobs/interactiveSession", "interactive sessions"},
+		{"POST", "/ucloud/example/jobs/openInteractiveSession", "interactive sessions"},
+		{"POST", "/ucloud/example/jobs/verify", "Verifying"},
+		{"GET", "/ucloud/example/jobs/retrieveUtilization", "utilization"},
+		{"POST", "/ucloud/example/jobs/requestDynamicParameters", "parameters"},
+		{"GET", "/ucloud/jobs.provider.example/websocket", "output"},
+	};
+
+	for (guint i = 0; i < G_N_ELEMENTS(calls); i++) {
+		g_autofree gchar *job = make_job("400", "vm-1", "VIRTUAL_MACHINE");
+		g_autofree gchar *body = g_strdup_printf("{\"items\":[{\"job\":%s}]}", job);
+		g_autoptr(Reply) reply =
+			request(f, calls[i].method, calls[i].path,
+				g_strcmp0(calls[i].method, "POST") == 0 ? body : NULL);
+		assert_error_reply(reply, 400, calls[i].why, "NOT_SUPPORTED");
+	}
+	g_assert_cmpuint(count_stored_jobs(f), ==, 0);
+}
+
+static void
+test_not_supported_needs_auth(Fixture *f, gconstpointer data)
+{
+	g_autoptr(Reply) reply = request_full(f, "POST", "/ucloud/example/jobs/suspend", NULL,
+					      "{\"items\":[]}", 12, FALSE);
+
+	assert_error_reply(reply, 401, NULL, NULL);
+}
+
+static void
+test_update_acl(Fixture *f, gconstpointer data)
+{
+	g_autoptr(Reply) reply = request(f, "POST", "/ucloud/example/jobs/updateAcl",
+					 "{\"items\":[{\"resource\":{\"id\":\"1\"},\"added\":[],"
+					 "\"deleted\":[]},{\"resource\":{\"id\":\"2\"},"
+					 "\"added\":[],\"deleted\":[]}]}");
+	g_autoptr(Reply) none = request(f, "POST", "/ucloud/example/jobs/updateAcl", "{}");
+
+	g_assert_cmpuint(reply->status, ==, 200);
+	g_assert_cmpstr(reply->body, ==, "{\"responses\":[{},{}]}");
+	assert_error_reply(none, 400, "no items", NULL);
+}
+
+static void
+test_terminate(Fixture *f, gconstpointer data)
+{
+	g_autofree gchar *job = make_job("500", "vm-1", "VIRTUAL_MACHINE");
+	g_autofree gchar *body =
+		g_strdup_printf("{\"items\":[%s,{\"job\":%s},{\"id\":\"501\"}]}", job, job);
+	g_autoptr(Reply) reply = request(f, "POST", "/ucloud/example/jobs/terminate", body);
+	g_autoptr(Reply) hostile = request(f, "POST", "/ucloud/example/jobs/terminate",
+					   "{\"items\":[{\"id\":\"../../x\"}]}");
+
+	/* unknown jobs are fine: terminate is idempotent */
+	g_assert_cmpuint(reply->status, ==, 200);
+	g_assert_cmpstr(reply->body, ==, "{\"responses\":[{},{},{}]}");
+	assert_error_reply(hostile, 400, "item 1: job id", NULL);
+}
+
+static void
+test_listen_in_use(Fixture *f, gconstpointer data)
+{
+	g_autofree gchar *entry = g_strdup_printf("127.0.0.1:%u", ucv_server_get_port(f->server));
+	g_autofree gchar *expected =
+		g_strdup_printf("cannot listen on %s: Address already in use", entry);
+	g_autoptr(UcvConfig) config = ucv_config_new();
+	g_autoptr(UcvServer) second = NULL;
+	g_autoptr(GError) error = NULL;
+	const gchar *listen[] = {entry, NULL};
+
+	g_strfreev(config->listen);
+	config->listen = g_strdupv((gchar **)listen);
+	second = ucv_server_new(config, f->engine, f->verifier);
+	g_assert_false(ucv_server_listen(second, &error));
+	g_assert_error(error, UCV_ERROR, UCV_ERROR_CONFIG);
+	g_assert_cmpstr(error->message, ==, expected);
+	g_assert_null(strchr(error->message, '\n'));
+}
+
+static void
+test_listen_addresses(Fixture *f, gconstpointer data)
+{
+	const gchar *good[] = {"[::1]:0", "localhost:0", " 127.0.0.1:0 "};
+	const gchar *bad[] = {"127.0.0.1", "example.invalid:8889", "127.0.0.1:99999", "[::1"};
+
+	for (guint i = 0; i < G_N_ELEMENTS(good); i++) {
+		g_autoptr(UcvConfig) config = ucv_config_new();
+		g_autoptr(UcvServer) server = NULL;
+		g_autoptr(GError) error = NULL;
+		const gchar *listen[] = {good[i], NULL};
+
+		g_strfreev(config->listen);
+		config->listen = g_strdupv((gchar **)listen);
+		server = ucv_server_new(config, f->engine, f->verifier);
+		if (!ucv_server_listen(server, &error) && g_str_has_prefix(good[i], "[::1]")) {
+			g_test_message("no IPv6 loopback here: %s", error->message);
+			continue;
+		}
+		g_assert_no_error(error);
+		g_assert_cmpuint(ucv_server_get_port(server), >, 0);
+		ucv_server_disconnect(server);
+	}
+	for (guint i = 0; i < G_N_ELEMENTS(bad); i++) {
+		g_autoptr(UcvConfig) config = ucv_config_new();
+		g_autoptr(UcvServer) server = NULL;
+		g_autoptr(GError) error = NULL;
+		const gchar *listen[] = {bad[i], NULL};
+
+		g_strfreev(config->listen);
+		config->listen = g_strdupv((gchar **)listen);
+		server = ucv_server_new(config, f->engine, f->verifier);
+		g_assert_false(ucv_server_listen(server, &error));
+		g_assert_error(error, UCV_ERROR, UCV_ERROR_CONFIG);
+		g_assert_true(g_str_has_prefix(error->message, "cannot listen on "));
+	}
+}
+
+#define ADD(path, func) g_test_add(path, Fixture, NULL, fixture_set_up, func, fixture_tear_down)
+
+int
+main(int argc, char **argv)
+{
+	g_autoptr(GError) error = NULL;
+	int rc;
+
+	g_test_init(&argc, &argv, NULL);
+	core_signer = ucv_test_signer_new(&error);
+	g_assert_no_error(error);
+	other_signer = ucv_test_signer_new(&error);
+	g_assert_no_error(error);
+
+	ADD("/server/auth/missing", test_auth_missing);
+	ADD("/server/auth/not-bearer", test_auth_not_bearer);
+	ADD("/server/auth/forged", test_auth_forged);
+	ADD("/server/auth/expired", test_auth_expired);
+	ADD("/server/auth/wrong-sub", test_auth_wrong_sub);
+	ADD("/server/auth/garbage", test_auth_garbage);
+	ADD("/server/auth/before-body", test_auth_before_body);
+	ADD("/server/create/malformed-json", test_create_malformed);
+	ADD("/server/create/no-items", test_create_no_items);
+	ADD("/server/create/bad-item", test_create_bad_item);
+	ADD("/server/create/unknown-product", test_create_unknown_product);
+	ADD("/server/create/unsupported-backend", test_create_docker);
+	ADD("/server/create/ok", test_create_ok);
+	ADD("/server/body/too-large", test_body_too_large);
+	ADD("/server/body/too-large-chunked", test_body_too_large_chunked);
+	ADD("/server/body/chunked", test_body_chunked_ok);
+	ADD("/server/body/at-limit", test_body_at_limit);
+	ADD("/server/body/refused-before-reading", test_body_refused_before_reading);
+	ADD("/server/body/refused-mid-chunk", test_body_refused_mid_chunk);
+	ADD("/server/routes/unknown", test_routes_unknown);
+	ADD("/server/routes/wrong-method", test_routes_wrong_method);
+	ADD("/server/retrieve-products", test_retrieve_products);
+	ADD("/server/integration", test_integration);
+	ADD("/server/not-supported", test_not_supported);
+	ADD("/server/not-supported/needs-auth", test_not_supported_needs_auth);
+	ADD("/server/update-acl", test_update_acl);
+	ADD("/server/terminate", test_terminate);
+	ADD("/server/listen/in-use", test_listen_in_use);
+	ADD("/server/listen/addresses", test_listen_addresses);
+	rc = g_test_run();
+	g_clear_object(&other_signer);
+	g_clear_object(&core_signer);
+	return rc;
+}
