@@ -1,0 +1,406 @@
+#!/usr/bin/env bash
+# Builds the tiny disk-booting test guest (Debian cloud kernel + busybox initramfs on a syslinux FAT disk) into OUTDIR.
+#
+# Usage: tests/guest/build-guest.sh [--name NAME] [--append 'KERNEL ARGS'] OUTDIR
+#
+# Results in OUTDIR (NAME defaults to ucv-test-guest):
+#   NAME.qcow2             the bootable disk (SeaBIOS -> syslinux -> kernel + initramfs); --append
+#                          adds kernel arguments to its boot entry, e.g. --append ucv.poweroff=5
+#   vmlinuz, initrd.img    the same kernel and initramfs, for direct kernel boot
+#   NAME.env               KERNEL_VERSION, CMDLINE, MARKER and PROMPT, for tests to source
+#   debs/, cache/          downloaded packages and their extracted trees (a rebuild reuses them)
+#
+# Guest behaviour: prints "ucloud-virt-guest: ready hostname=<name>" on ttyS0 once its drivers are
+# loaded, then keeps a root shell (prompt "ucv# ") on ttyS0. `poweroff -f` powers it off. Kernel
+# command line knobs: ucv.poweroff=N (power off after N seconds), ucv.hostname=NAME. Without
+# ucv.hostname the name comes from a NoCloud seed (ISO9660 labelled cidata on a virtio disk or a
+# virtio-scsi CD-ROM: local-hostname in meta-data), else "ucv-test-guest".
+set -euo pipefail
+
+readonly MARKER_PREFIX="ucloud-virt-guest:"
+readonly KERNEL_META="linux-image-cloud-amd64"
+readonly BASE_CMDLINE="console=ttyS0 quiet"
+# pvpanic_mmio drives <panic model='isa'/>, pvpanic_pci <panic model='pvpanic'/>; virtio_scsi, sr_mod
+# and isofs read a NoCloud seed CD-ROM (the cloud kernel has no AHCI, so no SATA CD-ROMs).
+readonly MODULES=(virtio_pci virtio_blk virtio_console virtio_net virtio_rng pvpanic pvpanic_mmio
+	pvpanic_pci virtio_scsi sr_mod isofs)
+readonly PACKAGES=(dosfstools mtools syslinux syslinux-common qemu-utils kmod cpio gzip xz-utils
+	zstd util-linux)
+
+apt_updated=0
+
+log() {
+	printf 'build-guest: %s\n' "$*" >&2
+}
+
+die() {
+	log "error: $*"
+	exit 1
+}
+
+apt_update_once() {
+	if [[ $apt_updated -eq 0 ]]; then
+		log "apt-get update"
+		apt-get update -qq -o DPkg::Lock::Timeout=120
+		apt_updated=1
+	fi
+}
+
+ensure_packages() {
+	local missing=() pkg installed
+	installed=$(dpkg-query -W -f='${Package} ${Status}\n' "${PACKAGES[@]}" 2>/dev/null |
+		sed -n 's/ install ok installed$//p')
+	for pkg in "${PACKAGES[@]}"; do
+		grep -qx "$pkg" <<<"$installed" || missing+=("$pkg")
+	done
+	[[ ${#missing[@]} -eq 0 ]] && return 0
+	apt_update_once
+	log "installing ${missing[*]}"
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+		-o DPkg::Lock::Timeout=120 "${missing[@]}" >/dev/null
+}
+
+# Debian's container images switch apt's binary cache off, which makes every query take a second;
+# keep a private one next to the downloads.
+apt_cache() {
+	apt-cache -o Dir::Cache::pkgcache="$CACHE_DIR/apt-pkgcache.bin" \
+		-o Dir::Cache::srcpkgcache="$CACHE_DIR/apt-srcpkgcache.bin" "$@"
+}
+
+# Prints the versioned kernel package the metapackage currently depends on.
+resolve_kernel_package() {
+	apt_cache depends "$KERNEL_META" 2>/dev/null |
+		sed -n 's/^ *Depends: \(linux-image-[0-9][^ ]*\)$/\1/p' | head -n 1
+}
+
+package_version() {
+	apt_cache show --no-all-versions "$1" 2>/dev/null | sed -n 's/^Version: //p' | head -n 1
+}
+
+# Where the cache keeps the candidate version of a package (empty if apt does not know it).
+deb_path() {
+	local version
+	version=$(package_version "$1")
+	[[ -n $version ]] && printf '%s/%s_%s_amd64.deb\n' "$DEB_DIR" "$1" "${version//:/%3a}"
+	return 0
+}
+
+# Downloads a package into the deb cache unless that exact version is already there; a miss
+# refreshes the package lists first, so a fresh download is always of the current version.
+# Prints the path of the .deb.
+fetch_deb() {
+	local pkg=$1 file
+	file=$(deb_path "$pkg")
+	if [[ -z $file || ! -s $file ]]; then
+		apt_update_once
+		file=$(deb_path "$pkg")
+		[[ -n $file ]] || die "apt knows no package $pkg"
+	fi
+	if [[ ! -s $file ]]; then
+		log "downloading $(basename "$file")"
+		(cd "$DEB_DIR" && apt-get download -qq -o APT::Sandbox::User=root "$pkg") >&2
+	fi
+	[[ -s $file ]] || die "download of $pkg did not produce $file"
+	printf '%s\n' "$file"
+}
+
+# Extracts a .deb once into the cache (keyed by its file name) and prints the directory.
+extract_deb() {
+	local deb=$1 dir
+	dir="$CACHE_DIR/$(basename "$deb" .deb)"
+	if [[ ! -e $dir/.complete ]]; then
+		rm -rf "$dir"
+		dpkg -x "$deb" "$dir"
+		touch "$dir/.complete"
+	fi
+	printf '%s\n' "$dir"
+}
+
+# Drops packages and extracted trees of versions this build no longer uses.
+prune_cache() {
+	local keep=("$@") path base k used
+	for path in "$DEB_DIR"/*.deb "$CACHE_DIR"/*/; do
+		[[ -e $path ]] || continue
+		base=$(basename "$path" .deb)
+		used=0
+		for k in "${keep[@]}"; do
+			[[ $base == "$(basename "$k" .deb)" ]] && used=1
+		done
+		[[ $used -eq 1 ]] || rm -rf "$path"
+	done
+}
+
+# Finds a module by name in the kernel tree; "-" and "_" are interchangeable in module names.
+find_module() {
+	local name=$1 pattern
+	pattern="${name//[-_]/[-_]}.ko*"
+	find "$MOD_ROOT/kernel" -name "$pattern" -print -quit
+}
+
+is_builtin() {
+	local pattern="/${1//[-_]/[-_]}\.ko$"
+	grep -Eq "$pattern" "$MOD_ROOT/modules.builtin"
+}
+
+# Copies a module into the initramfs (decompressed, since busybox insmod wants plain ELF).
+install_module() {
+	local src=$1 dest=$2
+	case $src in
+	*.ko.xz) xz -dc "$src" >"$dest" ;;
+	*.ko.zst) zstd -qdc "$src" >"$dest" ;;
+	*.ko.gz) gzip -dc "$src" >"$dest" ;;
+	*.ko) cp "$src" "$dest" ;;
+	*) die "unknown module format: $src" ;;
+	esac
+}
+
+# Depth-first walk over depends=, appending each module after its dependencies to LOAD_ORDER.
+declare -A VISITED=()
+LOAD_ORDER=()
+add_module() {
+	local name=${1//-/_} src dest dep deps
+	[[ -n ${VISITED[$name]:-} ]] && return 0
+	VISITED[$name]=1
+	src=$(find_module "$name")
+	if [[ -z $src ]]; then
+		is_builtin "$name" && return 0
+		die "module $name is neither in $KERNEL_PKG nor built in"
+	fi
+	dest="$INITRAMFS/lib/modules/$name.ko"
+	install_module "$src" "$dest"
+	deps=$(modinfo -F depends "$dest")
+	for dep in ${deps//,/ }; do
+		add_module "$dep"
+	done
+	LOAD_ORDER+=("$name")
+}
+
+write_init() {
+	cat >"$INITRAMFS/init" <<'EOF'
+#!/bin/sh
+# PID 1 setup of the ucloud-virt test guest: mounts, drivers, hostname, ready marker, then busybox init.
+/bin/busybox --install -s /bin
+export PATH=/bin:/sbin
+export HOME=/root
+
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mkdir -p /dev/pts /dev/shm /run /tmp /mnt/seed
+mount -t devpts -o gid=5,mode=620,ptmxmode=666 devpts /dev/pts
+mount -t tmpfs tmpfs /run
+mount -t tmpfs tmpfs /tmp
+
+say() {
+	echo "ucloud-virt-guest: $*" >/dev/ttyS0
+}
+
+while read -r mod; do
+	insmod "/lib/modules/$mod.ko" 2>/dev/null
+done </lib/modules/load-order
+
+# virtio-serial ports get stable names only through udev; make the links by hand.
+for port in /sys/class/virtio-ports/*; do
+	[ -r "$port/name" ] || continue
+	name=$(cat "$port/name")
+	[ -n "$name" ] || continue
+	mkdir -p /dev/virtio-ports
+	ln -sf "../${port##*/}" "/dev/virtio-ports/$name"
+done
+
+poweroff_after=
+host=
+for arg in $(cat /proc/cmdline); do
+	case "$arg" in
+	ucv.poweroff=*) poweroff_after=${arg#ucv.poweroff=} ;;
+	ucv.hostname=*) host=${arg#ucv.hostname=} ;;
+	esac
+done
+
+seed_hostname() {
+	for dev in /dev/sr* /dev/vd*; do
+		[ -b "$dev" ] || continue
+		mount -t iso9660 -o ro "$dev" /mnt/seed 2>/dev/null || continue
+		if [ -r /mnt/seed/meta-data ]; then
+			sed -n 's/^local-hostname:[[:space:]]*//p' /mnt/seed/meta-data |
+				tr -d "\"'\r" | head -n 1
+			umount /mnt/seed
+			return
+		fi
+		umount /mnt/seed
+	done
+}
+
+[ -n "$host" ] || host=$(seed_hostname)
+[ -n "$host" ] || host=ucv-test-guest
+hostname "$host"
+
+if [ -n "$poweroff_after" ]; then
+	(sleep "$poweroff_after"; say "powering off"; poweroff -f) &
+fi
+
+say "ready hostname=$host"
+
+if [ -e /sys/class/net/eth0 ]; then
+	ip link set lo up
+	udhcpc -b -q -i eth0 -x "hostname:$host" -s /etc/udhcpc.script >/dev/null 2>&1 &
+fi
+
+exec /bin/init
+EOF
+	chmod 755 "$INITRAMFS/init"
+
+	cat >"$INITRAMFS/etc/inittab" <<'EOF'
+ttyS0::respawn:-/bin/sh
+::ctrlaltdel:/bin/poweroff -f
+::shutdown:/bin/sync
+EOF
+
+	cat >"$INITRAMFS/etc/profile" <<'EOF'
+export PATH=/bin:/sbin
+export HOME=/root
+export PS1='ucv# '
+cd /root
+EOF
+
+	cat >"$INITRAMFS/etc/udhcpc.script" <<'EOF'
+#!/bin/sh
+# Applies a DHCP lease from busybox udhcpc and reports the address on the serial console.
+case "$1" in
+bound | renew)
+	ip addr flush dev "$interface"
+	ip addr add "$ip/${mask:-24}" dev "$interface"
+	ip link set "$interface" up
+	for gw in $router; do
+		ip route add default via "$gw" dev "$interface"
+		break
+	done
+	: >/etc/resolv.conf
+	for ns in $dns; do
+		echo "nameserver $ns" >>/etc/resolv.conf
+	done
+	echo "ucloud-virt-guest: network $interface ip=$ip" >/dev/ttyS0
+	;;
+deconfig)
+	ip link set "$interface" up
+	ip addr flush dev "$interface"
+	;;
+esac
+EOF
+	chmod 755 "$INITRAMFS/etc/udhcpc.script"
+	echo "root:x:0:0:root:/root:/bin/sh" >"$INITRAMFS/etc/passwd"
+	echo "root:x:0:" >"$INITRAMFS/etc/group"
+}
+
+build_initramfs() {
+	INITRAMFS="$WORK/initramfs"
+	mkdir -p "$INITRAMFS"/{bin,dev,etc,lib/modules,mnt,proc,root,run,sys,tmp}
+	ln -s bin "$INITRAMFS/sbin"
+	cp "$BUSYBOX_DIR/bin/busybox" "$INITRAMFS/bin/busybox"
+	# The other applet links are made by /init at boot: one fork here per link would cost seconds.
+	ln -s busybox "$INITRAMFS/bin/sh"
+
+	local mod
+	for mod in "${MODULES[@]}"; do
+		add_module "$mod"
+	done
+	printf '%s\n' "${LOAD_ORDER[@]}" >"$INITRAMFS/lib/modules/load-order"
+
+	write_init
+	(cd "$INITRAMFS" && find . -print0 | sort -z |
+		cpio --null -o -H newc -R 0:0 --quiet | gzip -6) >"$WORK/initrd.img"
+}
+
+# A FAT "superfloppy" (no partition table): SeaBIOS runs the syslinux boot sector straight away.
+build_disk() {
+	local kernel=$1 initrd=$2 img="$WORK/disk.img" size_kib
+	size_kib=$((($(stat -c %s "$kernel") + $(stat -c %s "$initrd")) / 1024 + 4096))
+	size_kib=$(((size_kib + 1023) / 1024 * 1024))
+	mkfs.vfat -C -n UCVGUEST "$img" "$size_kib" >/dev/null
+	cat >"$WORK/syslinux.cfg" <<EOF
+DEFAULT ucv
+PROMPT 0
+TIMEOUT 0
+LABEL ucv
+  KERNEL vmlinuz
+  INITRD initrd.img
+  APPEND $CMDLINE
+EOF
+	MTOOLS_SKIP_CHECK=1 mcopy -i "$img" "$kernel" ::vmlinuz
+	MTOOLS_SKIP_CHECK=1 mcopy -i "$img" "$initrd" ::initrd.img
+	MTOOLS_SKIP_CHECK=1 mcopy -i "$img" "$WORK/syslinux.cfg" ::syslinux.cfg
+	syslinux --install "$img"
+	qemu-img convert -f raw -O qcow2 "$img" "$WORK/image.qcow2"
+}
+
+usage() {
+	echo "usage: $0 [--name NAME] [--append 'KERNEL ARGS'] OUTDIR" >&2
+	exit 2
+}
+
+main() {
+	local name=ucv-test-guest append=""
+	while [[ $# -gt 1 ]]; do
+		case $1 in
+		--name) name=${2:?}; shift 2 ;;
+		--append) append=${2:?}; shift 2 ;;
+		*) usage ;;
+		esac
+	done
+	[[ $# -eq 1 && $1 != -* ]] || usage
+	[[ $name =~ ^[A-Za-z0-9._-]+$ ]] || die "bad image name: $name"
+	CMDLINE="$BASE_CMDLINE${append:+ $append}"
+
+	local started_ns
+	started_ns=$(date +%s%N)
+	mkdir -p "$1"
+	OUTDIR=$(cd "$1" && pwd)
+	DEB_DIR="$OUTDIR/debs"
+	CACHE_DIR="$OUTDIR/cache"
+	mkdir -p "$DEB_DIR" "$CACHE_DIR"
+
+	# Two builds into one OUTDIR (parallel CI jobs) take turns.
+	exec 9>"$OUTDIR/.lock"
+	flock 9
+
+	ensure_packages
+	KERNEL_PKG=$(resolve_kernel_package)
+	if [[ -z $KERNEL_PKG || ! -s $(deb_path "$KERNEL_PKG") ]]; then
+		apt_update_once
+		KERNEL_PKG=$(resolve_kernel_package)
+	fi
+	[[ -n $KERNEL_PKG ]] || die "cannot resolve the kernel behind $KERNEL_META"
+	KERNEL_VERSION=${KERNEL_PKG#linux-image-}
+
+	local kernel_deb busybox_deb kernel_dir
+	kernel_deb=$(fetch_deb "$KERNEL_PKG")
+	busybox_deb=$(fetch_deb busybox-static)
+	kernel_dir=$(extract_deb "$kernel_deb")
+	BUSYBOX_DIR=$(extract_deb "$busybox_deb")
+	prune_cache "$kernel_deb" "$busybox_deb"
+	MOD_ROOT="$kernel_dir/lib/modules/$KERNEL_VERSION"
+	[[ -d $MOD_ROOT ]] || die "no modules for $KERNEL_VERSION in $kernel_deb"
+
+	WORK=$(mktemp -d "$OUTDIR/.work.XXXXXX")
+	trap 'rm -rf "$WORK"' EXIT
+
+	build_initramfs
+	cp "$kernel_dir/boot/vmlinuz-$KERNEL_VERSION" "$WORK/vmlinuz"
+	build_disk "$WORK/vmlinuz" "$WORK/initrd.img"
+
+	cat >"$WORK/image.env" <<EOF
+KERNEL_VERSION=$KERNEL_VERSION
+CMDLINE='$CMDLINE'
+MARKER='$MARKER_PREFIX ready hostname='
+PROMPT='ucv# '
+EOF
+	mv -f "$WORK/vmlinuz" "$WORK/initrd.img" "$OUTDIR/"
+	mv -f "$WORK/image.env" "$OUTDIR/$name.env"
+	mv -f "$WORK/image.qcow2" "$OUTDIR/$name.qcow2"
+
+	local ms=$((($(date +%s%N) - started_ns) / 1000000))
+	log "kernel $KERNEL_VERSION, modules: ${LOAD_ORDER[*]}"
+	log "built $OUTDIR/$name.qcow2 in $((ms / 1000)).$(printf '%03d' $((ms % 1000))) s"
+}
+
+main "$@"
