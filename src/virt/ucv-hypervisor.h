@@ -2,6 +2,7 @@
 #pragma once
 
 #include <gio/gio.h>
+#include <libvirt/libvirt.h>
 
 G_BEGIN_DECLS
 
@@ -33,8 +34,13 @@ void
 ucv_domain_info_free(UcvDomainInfo *info);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(UcvDomainInfo, ucv_domain_info_free)
 
+/* Folds libvirt's (virDomainEventType, detail) pair. */
+UcvDomainEvent
+ucv_domain_event_from_libvirt(int event, int detail);
+
 /* Signals:
- *   "domain-event" (const gchar *domain_name, UcvDomainEvent event) — on the main loop
+ *   "domain-event" (const gchar *domain_name, UcvDomainEvent event as gint) — on the main
+ *                  loop, only for domains named ucloud-*
  *   "connected"    () — after the first connect and after every reconnect; the engine resyncs
  *   "disconnected" () — libvirtd went away; reconnects with backoff follow */
 
@@ -45,6 +51,10 @@ gboolean
 ucv_hypervisor_connect(UcvHypervisor *self, GError **error);
 gboolean
 ucv_hypervisor_is_connected(UcvHypervisor *self);
+/* The current connection (borrowed, main thread only; NULL while disconnected). Take
+ * virConnectRef() to keep it beyond the current main-loop iteration. */
+virConnectPtr
+ucv_hypervisor_get_connection(UcvHypervisor *self);
 
 /* Defines the domain persistently and starts it (worker thread). */
 void
@@ -62,11 +72,19 @@ ucv_hypervisor_remove_domain_async(UcvHypervisor *self, const gchar *name,
 gboolean
 ucv_hypervisor_remove_domain_finish(UcvHypervisor *self, GAsyncResult *res, GError **error);
 
-/* Every domain (running or not) that carries the provider's metadata: GPtrArray of UcvDomainInfo. */
+/* Every domain (running or not) that carries the provider's metadata: GPtrArray of UcvDomainInfo.
+ * Safe from any thread; blocks on libvirt. */
 GPtrArray *
 ucv_hypervisor_list_domains(UcvHypervisor *self, GError **error);
+/* The same in a worker thread. */
+void
+ucv_hypervisor_list_domains_async(UcvHypervisor *self, GCancellable *cancellable,
+				  GAsyncReadyCallback callback, gpointer user_data);
+GPtrArray *
+ucv_hypervisor_list_domains_finish(UcvHypervisor *self, GAsyncResult *res, GError **error);
 
-/* Looks one domain up; returns NULL without error when it does not exist. */
+/* Looks one domain up; returns NULL without error when it does not exist. A domain without
+ * (readable) provider metadata is returned with job_id NULL. */
 UcvDomainInfo *
 ucv_hypervisor_lookup_domain(UcvHypervisor *self, const gchar *name, GError **error);
 

@@ -1,0 +1,272 @@
+/* Fills the domain templates from xml-templates/ with escaped values of one job rank. */
+#include "config.h"
+
+#include "ucv-domain-xml.h"
+
+#include "model/ucv-error.h"
+#include "xml-templates/ucv-resources.h"
+
+#define UCV_TEMPLATE_PREFIX "/dk/ucloud/virt/templates/"
+
+/* XML 1.0 cannot carry most C0 controls even as character references. */
+static gboolean
+ucv_xml_char_is_valid(gunichar c)
+{
+	if (c == '\t' || c == '\n' || c == '\r')
+		return TRUE;
+	if (c < 0x20 || c == 0xfffe || c == 0xffff)
+		return FALSE;
+	return TRUE;
+}
+
+/* Identifiers and paths must arrive exactly as given, so anything odd is refused. */
+static gboolean
+ucv_check_identifier(const gchar *key, const gchar *value, GError **error)
+{
+	if (value == NULL || value[0] == '\0') {
+		g_set_error(error, UCV_ERROR, UCV_ERROR_INVALID, "domain spec lacks %s", key);
+		return FALSE;
+	}
+	if (!g_utf8_validate(value, -1, NULL)) {
+		g_set_error(error, UCV_ERROR, UCV_ERROR_INVALID, "%s is not valid UTF-8", key);
+		return FALSE;
+	}
+	for (const gchar *p = value; *p != '\0'; p = g_utf8_next_char(p)) {
+		gunichar c = g_utf8_get_char(p);
+		if (c < 0x20 || c == 0x7f || !ucv_xml_char_is_valid(c)) {
+			g_set_error(error, UCV_ERROR, UCV_ERROR_INVALID,
+				    "%s contains a control character", key);
+			return FALSE;
+		}
+	}
+	return TRUE;
+}
+
+/* Free text is for humans: keep it on one line (libvirt refuses newlines in <title>). */
+static gchar *
+ucv_sanitize_text(const gchar *value)
+{
+	g_autofree gchar *valid = g_utf8_make_valid(value != NULL ? value : "", -1);
+	GString *out = g_string_sized_new(strlen(valid));
+
+	for (const gchar *p = valid; *p != '\0'; p = g_utf8_next_char(p)) {
+		gunichar c = g_utf8_get_char(p);
+		if (c < 0x20 || c == 0x7f || !ucv_xml_char_is_valid(c))
+			g_string_append_c(out, ' ');
+		else
+			g_string_append_unichar(out, c);
+	}
+	return g_string_free(out, FALSE);
+}
+
+static void
+ucv_put_escaped(GHashTable *values, const gchar *key, const gchar *raw)
+{
+	g_hash_table_insert(values, g_strdup(key), g_markup_escape_text(raw, -1));
+}
+
+static void
+ucv_put_text(GHashTable *values, const gchar *key, const gchar *raw)
+{
+	g_autofree gchar *clean = ucv_sanitize_text(raw);
+	ucv_put_escaped(values, key, clean);
+}
+
+static gboolean
+ucv_spec_validate(const UcvDomainSpec *spec, GError **error)
+{
+	const struct {
+		const gchar *key;
+		const gchar *value;
+	} ids[] = {
+		{"name", spec->name},
+		{"domain_type", spec->domain_type},
+		{"disk_path", spec->disk_path},
+		{"disk_format", spec->disk_format},
+		{"console_log", spec->console_log},
+		{"vnc_socket", spec->vnc_socket},
+		{"job_id", spec->job_id},
+	};
+	const gchar *texts[] = {spec->title, spec->owner, spec->product, spec->application};
+
+	if (spec->vcpus == 0 || spec->memory_mib == 0) {
+		g_set_error_literal(error, UCV_ERROR, UCV_ERROR_INVALID,
+				    "a domain needs at least one vCPU and some memory");
+		return FALSE;
+	}
+	for (guint i = 0; i < G_N_ELEMENTS(ids); i++) {
+		if (!ucv_check_identifier(ids[i].key, ids[i].value, error))
+			return FALSE;
+	}
+	for (guint i = 0; i < G_N_ELEMENTS(texts); i++) {
+		if (texts[i] == NULL) {
+			g_set_error_literal(
+				error, UCV_ERROR, UCV_ERROR_INVALID,
+				"domain spec lacks a title, owner, product or application");
+			return FALSE;
+		}
+	}
+	if (spec->network != NULL && spec->network[0] != '\0')
+		return ucv_check_identifier("network", spec->network, error);
+	return TRUE;
+}
+
+static gchar *
+ucv_template_load(const gchar *name, GError **error)
+{
+	g_autofree gchar *path = g_strconcat(UCV_TEMPLATE_PREFIX, name, NULL);
+	g_autoptr(GBytes) bytes = NULL;
+
+	bytes = g_resource_lookup_data(ucv_get_resource(), path, G_RESOURCE_LOOKUP_FLAGS_NONE,
+				       error);
+	if (bytes == NULL)
+		return NULL;
+	return g_strndup(g_bytes_get_data(bytes, NULL), g_bytes_get_size(bytes));
+}
+
+/* A marker is @key@ with key in [a-z_]; any other '@' is literal text. */
+static gboolean
+ucv_marker_at(const gchar *p, gsize *key_len)
+{
+	gsize n = 0;
+
+	if (p[0] != '@')
+		return FALSE;
+	while (g_ascii_islower(p[1 + n]) || p[1 + n] == '_')
+		n++;
+	if (n == 0 || p[1 + n] != '@')
+		return FALSE;
+	*key_len = n;
+	return TRUE;
+}
+
+static gboolean
+ucv_expand_line(const gchar *line, GHashTable *values, GString *out, GError **error)
+{
+	for (const gchar *p = line; *p != '\0';) {
+		gsize n = 0;
+		g_autofree gchar *key = NULL;
+		const gchar *value;
+
+		if (!ucv_marker_at(p, &n)) {
+			g_string_append_c(out, *p++);
+			continue;
+		}
+		key = g_strndup(p + 1, n);
+		value = g_hash_table_lookup(values, key);
+		if (value == NULL) {
+			g_set_error(error, UCV_ERROR, UCV_ERROR_FAILED,
+				    "template uses unknown marker @%s@", key);
+			return FALSE;
+		}
+		g_string_append(out, value);
+		p += n + 2;
+	}
+	return TRUE;
+}
+
+/* A line holding nothing but a marker whose value is empty disappears entirely,
+ * so optional devices leave no blank line behind. */
+static gboolean
+ucv_line_is_empty_marker(const gchar *line, GHashTable *values)
+{
+	g_autofree gchar *stripped = g_strstrip(g_strdup(line));
+	gsize n = 0;
+	const gchar *value;
+
+	if (!ucv_marker_at(stripped, &n) || stripped[n + 2] != '\0')
+		return FALSE;
+	stripped[n + 1] = '\0';
+	value = g_hash_table_lookup(values, stripped + 1);
+	return value != NULL && value[0] == '\0';
+}
+
+static gchar *
+ucv_template_render(const gchar *name, GHashTable *values, GError **error)
+{
+	g_autofree gchar *text = ucv_template_load(name, error);
+	g_auto(GStrv) lines = NULL;
+	g_autoptr(GString) out = g_string_new(NULL);
+	guint n_lines;
+
+	if (text == NULL)
+		return NULL;
+	lines = g_strsplit(text, "\n", -1);
+	n_lines = g_strv_length(lines);
+	for (guint i = 0; i < n_lines; i++) {
+		if (ucv_line_is_empty_marker(lines[i], values))
+			continue;
+		if (!ucv_expand_line(lines[i], values, out, error)) {
+			g_prefix_error(error, "%s: ", name);
+			return NULL;
+		}
+		if (i + 1 < n_lines)
+			g_string_append_c(out, '\n');
+	}
+	return g_string_free(g_steal_pointer(&out), FALSE);
+}
+
+static gchar *
+ucv_render_interface(const UcvDomainSpec *spec, GError **error)
+{
+	g_autoptr(GHashTable) values =
+		g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+	gchar *xml;
+
+	if (spec->network == NULL || spec->network[0] == '\0')
+		return g_strdup("");
+	ucv_put_escaped(values, "network", spec->network);
+	xml = ucv_template_render("vm-interface.xml", values, error);
+	/* the marker's own line supplies the newline */
+	return xml != NULL ? g_strchomp(xml) : NULL;
+}
+
+gchar *
+ucv_domain_xml_render(const UcvDomainSpec *spec, GError **error)
+{
+	g_autoptr(GHashTable) values =
+		g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+	g_autofree gchar *rank = NULL;
+	g_autofree gchar *vcpus = NULL;
+	g_autofree gchar *memory = NULL;
+	gchar *iface;
+
+	g_return_val_if_fail(spec != NULL, NULL);
+
+	if (!ucv_spec_validate(spec, error))
+		return NULL;
+	iface = ucv_render_interface(spec, error);
+	if (iface == NULL)
+		return NULL;
+	g_hash_table_insert(values, g_strdup("interface"), iface);
+
+	rank = g_strdup_printf("%u", spec->rank);
+	vcpus = g_strdup_printf("%u", spec->vcpus);
+	memory = g_strdup_printf("%" G_GUINT64_FORMAT, spec->memory_mib);
+	ucv_put_escaped(values, "metadata_uri", UCV_DOMAIN_METADATA_URI);
+	ucv_put_escaped(values, "name", spec->name);
+	ucv_put_escaped(values, "domain_type", spec->domain_type);
+	ucv_put_escaped(values, "disk_path", spec->disk_path);
+	ucv_put_escaped(values, "disk_format", spec->disk_format);
+	ucv_put_escaped(values, "console_log", spec->console_log);
+	ucv_put_escaped(values, "vnc_socket", spec->vnc_socket);
+	ucv_put_escaped(values, "job_id", spec->job_id);
+	ucv_put_escaped(values, "rank", rank);
+	ucv_put_escaped(values, "vcpus", vcpus);
+	ucv_put_escaped(values, "memory_mib", memory);
+	ucv_put_text(values, "title", spec->title);
+	ucv_put_text(values, "owner", spec->owner);
+	ucv_put_text(values, "project", spec->project);
+	ucv_put_text(values, "description_project", spec->project != NULL ? spec->project : "-");
+	ucv_put_text(values, "product", spec->product);
+	ucv_put_text(values, "application", spec->application);
+
+	return ucv_template_render("vm-domain.xml", values, error);
+}
+
+gchar *
+ucv_domain_name_for(const gchar *job_id, guint rank)
+{
+	g_return_val_if_fail(job_id != NULL, NULL);
+	return g_strdup_printf("ucloud-%s-%u", job_id, rank);
+}

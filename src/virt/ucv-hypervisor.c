@@ -1,0 +1,964 @@
+/* The libvirt connection: lifecycle events on the GLib loop, blocking calls in worker threads. */
+#define G_LOG_DOMAIN "ucv-virt"
+
+#include "config.h"
+
+#include "ucv-hypervisor.h"
+
+#include <libvirt-glib/libvirt-glib.h>
+#include <libvirt/virterror.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model/ucv-error.h"
+#include "virt/ucv-domain-xml.h"
+
+#define UCV_DOMAIN_PREFIX        "ucloud-"
+#define UCV_RECONNECT_FIRST_MS   500
+#define UCV_RECONNECT_MAX_MS     10000
+#define UCV_KEEPALIVE_INTERVAL_S 5
+#define UCV_KEEPALIVE_COUNT      3
+
+#define ucv_domain_log(level, name, ...)                                                           \
+	g_log_structured(G_LOG_DOMAIN, level, "UCV_DOMAIN", name, "MESSAGE", __VA_ARGS__)
+
+static void
+ucv_conn_unref(virConnectPtr conn)
+{
+	virConnectClose(conn);
+}
+
+static void
+ucv_domain_unref(virDomainPtr dom)
+{
+	virDomainFree(dom);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(virConnect, ucv_conn_unref)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(virDomain, ucv_domain_unref)
+
+struct _UcvHypervisor {
+	GObject parent_instance;
+	gchar *uri;
+	GMutex lock; /* guards conn, which worker threads read to take their own reference */
+	virConnectPtr conn;
+	int lifecycle_id;
+	guint connected_idle_id;
+	guint reconnect_id;
+	guint backoff_ms;
+	gboolean reconnecting;
+	GCancellable *cancellable;
+};
+
+enum {
+	SIGNAL_DOMAIN_EVENT,
+	SIGNAL_CONNECTED,
+	SIGNAL_DISCONNECTED,
+	SIGNAL_LAST,
+};
+
+static guint signals[SIGNAL_LAST] = {0};
+
+G_DEFINE_TYPE(UcvHypervisor, ucv_hypervisor, G_TYPE_OBJECT)
+
+/* One worker-thread call: its own connection reference, so a reconnect cannot pull it away. */
+typedef struct {
+	virConnectPtr conn;
+	gchar *arg;
+} UcvHypervisorOp;
+
+static void
+ucv_hypervisor_op_free(UcvHypervisorOp *op)
+{
+	g_clear_pointer(&op->conn, ucv_conn_unref);
+	g_free(op->arg);
+	g_free(op);
+}
+
+void
+ucv_domain_info_free(UcvDomainInfo *info)
+{
+	if (info == NULL)
+		return;
+	g_free(info->name);
+	g_free(info->job_id);
+	g_free(info);
+}
+
+/* libvirt would print every error to stderr; callers get them as GErrors instead. */
+static void
+ucv_libvirt_error_func(void *user_data, virErrorPtr err)
+{
+	if (err != NULL && err->message != NULL)
+		g_debug("libvirt: %s", err->message);
+}
+
+static int
+ucv_libvirt_error_code(void)
+{
+	virErrorPtr err = virGetLastError();
+
+	return err != NULL ? err->code : VIR_ERR_OK;
+}
+
+static void ucv_set_libvirt_error(GError **error, UcvError code, const gchar *format, ...)
+	G_GNUC_PRINTF(3, 4);
+
+static void
+ucv_set_libvirt_error(GError **error, UcvError code, const gchar *format, ...)
+{
+	virErrorPtr err = virGetLastError();
+	const gchar *msg = err != NULL && err->message != NULL ? err->message : "unknown error";
+	g_autofree gchar *what = NULL;
+	va_list args;
+
+	va_start(args, format);
+	what = g_strdup_vprintf(format, args);
+	va_end(args);
+	g_set_error(error, UCV_ERROR, code, "%s: %s", what, msg);
+}
+
+UcvDomainEvent
+ucv_domain_event_from_libvirt(int event, int detail)
+{
+	if (event == VIR_DOMAIN_EVENT_STARTED)
+		return UCV_DOMAIN_EVENT_STARTED;
+	if (event == VIR_DOMAIN_EVENT_CRASHED)
+		return UCV_DOMAIN_EVENT_CRASHED;
+	if (event == VIR_DOMAIN_EVENT_UNDEFINED)
+		return UCV_DOMAIN_EVENT_UNDEFINED;
+	if (event != VIR_DOMAIN_EVENT_STOPPED)
+		return UCV_DOMAIN_EVENT_OTHER;
+	switch (detail) {
+	case VIR_DOMAIN_EVENT_STOPPED_SHUTDOWN:
+		return UCV_DOMAIN_EVENT_SHUTDOWN;
+	case VIR_DOMAIN_EVENT_STOPPED_DESTROYED:
+		return UCV_DOMAIN_EVENT_DESTROYED;
+	case VIR_DOMAIN_EVENT_STOPPED_CRASHED:
+		return UCV_DOMAIN_EVENT_CRASHED;
+	case VIR_DOMAIN_EVENT_STOPPED_FAILED:
+		return UCV_DOMAIN_EVENT_FAILED;
+	case VIR_DOMAIN_EVENT_STOPPED_SAVED:
+		return UCV_DOMAIN_EVENT_SAVED;
+	default:
+		return UCV_DOMAIN_EVENT_OTHER;
+	}
+}
+
+/* libvirt's callbacks get a weak reference: the last unref may come from a worker thread
+ * (a GTask letting go) while the main loop is inside a callback. */
+static GWeakRef *
+ucv_weak_ref_new(UcvHypervisor *self)
+{
+	GWeakRef *ref = g_new0(GWeakRef, 1);
+
+	g_weak_ref_init(ref, self);
+	return ref;
+}
+
+static void
+ucv_weak_ref_free(void *opaque)
+{
+	GWeakRef *ref = opaque;
+
+	g_weak_ref_clear(ref);
+	g_free(ref);
+}
+
+/* Runs on the main loop: libvirt-glib dispatches libvirt's events there. */
+static int
+ucv_hypervisor_on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int detail,
+			    void *opaque)
+{
+	g_autoptr(UcvHypervisor) self = g_weak_ref_get(opaque);
+	const gchar *name = virDomainGetName(dom);
+
+	if (self == NULL || name == NULL || !g_str_has_prefix(name, UCV_DOMAIN_PREFIX))
+		return 0;
+	ucv_domain_log(G_LOG_LEVEL_DEBUG, name, "domain %s: libvirt event %d/%d", name, event,
+		       detail);
+	g_signal_emit(self, signals[SIGNAL_DOMAIN_EVENT], 0, name,
+		      (gint)ucv_domain_event_from_libvirt(event, detail));
+	return 0;
+}
+
+static virConnectPtr
+ucv_hypervisor_open(const gchar *uri, GError **error)
+{
+	virConnectPtr conn = virConnectOpen(uri);
+
+	if (conn == NULL) {
+		ucv_set_libvirt_error(error, UCV_ERROR_UNAVAILABLE,
+				      "cannot connect to libvirt at %s", uri);
+		return NULL;
+	}
+	return conn;
+}
+
+/* Takes a reference for the caller, who may be on any thread. */
+static virConnectPtr
+ucv_hypervisor_ref_conn(UcvHypervisor *self, GError **error)
+{
+	g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&self->lock);
+
+	if (self->conn == NULL) {
+		g_set_error(error, UCV_ERROR, UCV_ERROR_UNAVAILABLE,
+			    "not connected to libvirt at %s", self->uri);
+		return NULL;
+	}
+	virConnectRef(self->conn);
+	return self->conn;
+}
+
+static gboolean ucv_hypervisor_on_close_idle(gpointer user_data);
+
+/* May run on any thread that noticed the socket die, and with libvirt's close lock held. */
+static void
+ucv_hypervisor_on_close(virConnectPtr conn, int reason, void *opaque)
+{
+	UcvHypervisor *self = g_weak_ref_get(opaque);
+
+	if (self == NULL)
+		return;
+	g_idle_add_full(G_PRIORITY_DEFAULT, ucv_hypervisor_on_close_idle, self, g_object_unref);
+}
+
+/* Takes ownership of conn. */
+static gboolean
+ucv_hypervisor_attach(UcvHypervisor *self, virConnectPtr conn, GError **error)
+{
+	g_autoptr(virConnect) owned = conn;
+	g_autoptr(GMutexLocker) locker = NULL;
+	GWeakRef *ref = ucv_weak_ref_new(self);
+	int id;
+
+	/* libvirt calls the free function only for a registration that succeeded */
+	id = virConnectDomainEventRegisterAny(
+		conn, NULL, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
+		VIR_DOMAIN_EVENT_CALLBACK(ucv_hypervisor_on_lifecycle), ref, ucv_weak_ref_free);
+	if (id < 0) {
+		ucv_weak_ref_free(ref);
+		ucv_set_libvirt_error(error, UCV_ERROR_LIBVIRT, "cannot watch domain events at %s",
+				      self->uri);
+		return FALSE;
+	}
+	/* Local drivers have no socket to lose, so they need neither of these; they also accept
+	 * a close callback without keeping it (nor freeing its data), so it borrows the
+	 * lifecycle callback's reference, which detach() frees only after unregistering it. */
+	if (virConnectRegisterCloseCallback(conn, ucv_hypervisor_on_close, ref, NULL) < 0)
+		g_debug("no close notification from %s", self->uri);
+	if (virConnectSetKeepAlive(conn, UCV_KEEPALIVE_INTERVAL_S, UCV_KEEPALIVE_COUNT) < 0)
+		g_debug("no keepalive for %s", self->uri);
+
+	locker = g_mutex_locker_new(&self->lock);
+	self->conn = g_steal_pointer(&owned);
+	self->lifecycle_id = id;
+	self->backoff_ms = UCV_RECONNECT_FIRST_MS;
+	return TRUE;
+}
+
+static void
+ucv_hypervisor_detach(UcvHypervisor *self)
+{
+	g_autoptr(virConnect) conn = NULL;
+
+	g_mutex_lock(&self->lock);
+	conn = g_steal_pointer(&self->conn);
+	g_mutex_unlock(&self->lock);
+	if (conn == NULL)
+		return;
+	/* on a dead connection these fail remotely but still drop the local registrations */
+	virConnectUnregisterCloseCallback(conn, ucv_hypervisor_on_close);
+	if (self->lifecycle_id >= 0)
+		virConnectDomainEventDeregisterAny(conn, self->lifecycle_id);
+	self->lifecycle_id = -1;
+}
+
+static void
+ucv_hypervisor_open_thread(GTask *task, gpointer source, gpointer task_data,
+			   GCancellable *cancellable)
+{
+	GError *error = NULL;
+	virConnectPtr conn = ucv_hypervisor_open(task_data, &error);
+
+	if (conn == NULL) {
+		g_task_return_error(task, error);
+		return;
+	}
+	g_task_return_pointer(task, conn, (GDestroyNotify)ucv_conn_unref);
+}
+
+static void ucv_hypervisor_schedule_reconnect(UcvHypervisor *self);
+
+static void
+ucv_hypervisor_reconnect_cb(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+	UcvHypervisor *self = UCV_HYPERVISOR(source);
+	g_autoptr(GError) error = NULL;
+	virConnectPtr conn = g_task_propagate_pointer(G_TASK(res), &error);
+
+	if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+		return;
+	self->reconnecting = FALSE;
+	/* someone called connect() in the meantime */
+	if (self->conn != NULL) {
+		g_clear_pointer(&conn, ucv_conn_unref);
+		return;
+	}
+	if (conn == NULL || !ucv_hypervisor_attach(self, conn, &error)) {
+		g_debug("reconnect failed: %s", error->message);
+		ucv_hypervisor_schedule_reconnect(self);
+		return;
+	}
+	g_message("reconnected to libvirt at %s", self->uri);
+	g_signal_emit(self, signals[SIGNAL_CONNECTED], 0);
+}
+
+/* virConnectOpen blocks (ssh, tls, a hung socket), so it runs in a worker thread. */
+static gboolean
+ucv_hypervisor_reconnect_timeout(gpointer user_data)
+{
+	UcvHypervisor *self = UCV_HYPERVISOR(user_data);
+	g_autoptr(GTask) task =
+		g_task_new(self, self->cancellable, ucv_hypervisor_reconnect_cb, NULL);
+
+	self->reconnect_id = 0;
+	self->reconnecting = TRUE;
+	g_task_set_task_data(task, g_strdup(self->uri), g_free);
+	g_task_run_in_thread(task, ucv_hypervisor_open_thread);
+	return G_SOURCE_REMOVE;
+}
+
+static void
+ucv_hypervisor_schedule_reconnect(UcvHypervisor *self)
+{
+	if (self->reconnect_id != 0 || self->reconnecting)
+		return;
+	g_debug("reconnecting to %s in %u ms", self->uri, self->backoff_ms);
+	self->reconnect_id =
+		g_timeout_add(self->backoff_ms, ucv_hypervisor_reconnect_timeout, self);
+	self->backoff_ms = MIN(self->backoff_ms * 2, UCV_RECONNECT_MAX_MS);
+}
+
+static gboolean
+ucv_hypervisor_on_close_idle(gpointer user_data)
+{
+	UcvHypervisor *self = UCV_HYPERVISOR(user_data);
+
+	/* a late notification for a connection that was already replaced */
+	if (self->conn == NULL || virConnectIsAlive(self->conn) == 1)
+		return G_SOURCE_REMOVE;
+	g_warning("lost the connection to libvirt at %s", self->uri);
+	ucv_hypervisor_detach(self);
+	g_signal_emit(self, signals[SIGNAL_DISCONNECTED], 0);
+	ucv_hypervisor_schedule_reconnect(self);
+	return G_SOURCE_REMOVE;
+}
+
+static gboolean
+ucv_hypervisor_connected_idle(gpointer user_data)
+{
+	UcvHypervisor *self = UCV_HYPERVISOR(user_data);
+
+	self->connected_idle_id = 0;
+	g_signal_emit(self, signals[SIGNAL_CONNECTED], 0);
+	return G_SOURCE_REMOVE;
+}
+
+gboolean
+ucv_hypervisor_connect(UcvHypervisor *self, GError **error)
+{
+	virConnectPtr conn;
+
+	g_return_val_if_fail(UCV_IS_HYPERVISOR(self), FALSE);
+
+	if (self->conn != NULL)
+		return TRUE;
+	conn = ucv_hypervisor_open(self->uri, error);
+	if (conn == NULL)
+		return FALSE;
+	if (!ucv_hypervisor_attach(self, conn, error))
+		return FALSE;
+	g_info("connected to libvirt at %s", self->uri);
+	/* from an idle, so handlers connected right after this call still hear it */
+	self->connected_idle_id = g_idle_add(ucv_hypervisor_connected_idle, self);
+	return TRUE;
+}
+
+gboolean
+ucv_hypervisor_is_connected(UcvHypervisor *self)
+{
+	g_autoptr(GMutexLocker) locker = NULL;
+
+	g_return_val_if_fail(UCV_IS_HYPERVISOR(self), FALSE);
+
+	locker = g_mutex_locker_new(&self->lock);
+	return self->conn != NULL && virConnectIsAlive(self->conn) == 1;
+}
+
+virConnectPtr
+ucv_hypervisor_get_connection(UcvHypervisor *self)
+{
+	g_return_val_if_fail(UCV_IS_HYPERVISOR(self), NULL);
+	return self->conn;
+}
+
+/* The metadata element is <job> with <id> and <rank> children in UCV_DOMAIN_METADATA_URI;
+ * libvirt hands it back with or without the prefix, so only local names are compared. */
+typedef enum {
+	UCV_METADATA_OTHER,
+	UCV_METADATA_ID,
+	UCV_METADATA_RANK,
+} UcvMetadataField;
+
+typedef struct {
+	UcvMetadataField current;
+	gchar *id;
+	gchar *rank;
+} UcvMetadataParse;
+
+static UcvMetadataField
+ucv_metadata_field(const gchar *element)
+{
+	const gchar *colon = strchr(element, ':');
+	const gchar *local = colon != NULL ? colon + 1 : element;
+
+	if (g_strcmp0(local, "id") == 0)
+		return UCV_METADATA_ID;
+	if (g_strcmp0(local, "rank") == 0)
+		return UCV_METADATA_RANK;
+	return UCV_METADATA_OTHER;
+}
+
+static void
+ucv_metadata_start(GMarkupParseContext *context, const gchar *element, const gchar **names,
+		   const gchar **values, gpointer user_data, GError **error)
+{
+	UcvMetadataParse *parse = user_data;
+
+	parse->current = ucv_metadata_field(element);
+}
+
+static void
+ucv_metadata_end(GMarkupParseContext *context, const gchar *element, gpointer user_data,
+		 GError **error)
+{
+	UcvMetadataParse *parse = user_data;
+
+	parse->current = UCV_METADATA_OTHER;
+}
+
+static void
+ucv_metadata_text(GMarkupParseContext *context, const gchar *text, gsize len, gpointer user_data,
+		  GError **error)
+{
+	UcvMetadataParse *parse = user_data;
+
+	if (parse->current == UCV_METADATA_ID && parse->id == NULL)
+		parse->id = g_strndup(text, len);
+	else if (parse->current == UCV_METADATA_RANK && parse->rank == NULL)
+		parse->rank = g_strndup(text, len);
+}
+
+static gboolean
+ucv_metadata_parse(const gchar *xml, gchar **job_id, guint *rank, GError **error)
+{
+	const GMarkupParser parser = {ucv_metadata_start, ucv_metadata_end, ucv_metadata_text, NULL,
+				      NULL};
+	UcvMetadataParse parse = {0};
+	g_autoptr(GMarkupParseContext) context = NULL;
+	g_autofree gchar *id = NULL;
+	g_autofree gchar *rank_text = NULL;
+	guint64 value = 0;
+	gboolean ok;
+
+	context = g_markup_parse_context_new(&parser, 0, &parse, NULL);
+	ok = g_markup_parse_context_parse(context, xml, -1, error) &&
+	     g_markup_parse_context_end_parse(context, error);
+	id = g_steal_pointer(&parse.id);
+	rank_text = g_steal_pointer(&parse.rank);
+	if (!ok)
+		return FALSE;
+	if (id == NULL || id[0] == '\0' || rank_text == NULL) {
+		g_set_error_literal(error, UCV_ERROR, UCV_ERROR_INVALID,
+				    "metadata lacks the job id or rank");
+		return FALSE;
+	}
+	if (!g_ascii_string_to_unsigned(rank_text, 10, 0, G_MAXUINT, &value, error))
+		return FALSE;
+	*job_id = g_steal_pointer(&id);
+	*rank = (guint)value;
+	return TRUE;
+}
+
+/* Reads what the engine needs of one domain; job_id stays NULL when the provider's metadata
+ * is absent or unreadable. */
+static UcvDomainInfo *
+ucv_domain_info_read(virDomainPtr dom)
+{
+	g_autoptr(UcvDomainInfo) info = g_new0(UcvDomainInfo, 1);
+	g_autoptr(GError) error = NULL;
+	g_autofree gchar *metadata = NULL;
+
+	info->name = g_strdup(virDomainGetName(dom));
+	info->active = virDomainIsActive(dom) == 1;
+	info->has_managed_save = virDomainHasManagedSaveImage(dom, 0) == 1;
+	metadata =
+		virDomainGetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, UCV_DOMAIN_METADATA_URI, 0);
+	if (metadata == NULL)
+		return g_steal_pointer(&info);
+	if (!ucv_metadata_parse(metadata, &info->job_id, &info->rank, &error))
+		ucv_domain_log(G_LOG_LEVEL_WARNING, info->name,
+			       "domain %s carries unreadable metadata: %s", info->name,
+			       error->message);
+	return g_steal_pointer(&info);
+}
+
+static GPtrArray *
+ucv_list_domains(virConnectPtr conn, GError **error)
+{
+	g_autoptr(GPtrArray) infos = NULL;
+	virDomainPtr *doms = NULL;
+	int n;
+
+	n = virConnectListAllDomains(conn, &doms, 0);
+	if (n < 0) {
+		ucv_set_libvirt_error(error, UCV_ERROR_LIBVIRT, "cannot list domains");
+		return NULL;
+	}
+	infos = g_ptr_array_new_with_free_func((GDestroyNotify)ucv_domain_info_free);
+	for (int i = 0; i < n; i++) {
+		g_autoptr(UcvDomainInfo) info = ucv_domain_info_read(doms[i]);
+		if (info->job_id != NULL)
+			g_ptr_array_add(infos, g_steal_pointer(&info));
+		virDomainFree(doms[i]);
+	}
+	free(doms);
+	return g_steal_pointer(&infos);
+}
+
+GPtrArray *
+ucv_hypervisor_list_domains(UcvHypervisor *self, GError **error)
+{
+	g_autoptr(virConnect) conn = NULL;
+
+	g_return_val_if_fail(UCV_IS_HYPERVISOR(self), NULL);
+
+	conn = ucv_hypervisor_ref_conn(self, error);
+	if (conn == NULL)
+		return NULL;
+	return ucv_list_domains(conn, error);
+}
+
+UcvDomainInfo *
+ucv_hypervisor_lookup_domain(UcvHypervisor *self, const gchar *name, GError **error)
+{
+	g_autoptr(virConnect) conn = NULL;
+	g_autoptr(virDomain) dom = NULL;
+
+	g_return_val_if_fail(UCV_IS_HYPERVISOR(self), NULL);
+	g_return_val_if_fail(name != NULL, NULL);
+
+	conn = ucv_hypervisor_ref_conn(self, error);
+	if (conn == NULL)
+		return NULL;
+	dom = virDomainLookupByName(conn, name);
+	if (dom == NULL) {
+		if (ucv_libvirt_error_code() != VIR_ERR_NO_DOMAIN)
+			ucv_set_libvirt_error(error, UCV_ERROR_LIBVIRT, "cannot look up %s", name);
+		return NULL;
+	}
+	return ucv_domain_info_read(dom);
+}
+
+/* The <name> directly below <domain>: needed to find an older definition of the same domain. */
+typedef struct {
+	guint depth;
+	gboolean in_name;
+	GString *name;
+} UcvNameParse;
+
+static void
+ucv_name_start(GMarkupParseContext *context, const gchar *element, const gchar **names,
+	       const gchar **values, gpointer user_data, GError **error)
+{
+	UcvNameParse *parse = user_data;
+
+	parse->depth++;
+	parse->in_name = parse->depth == 2 && g_strcmp0(element, "name") == 0;
+}
+
+static void
+ucv_name_end(GMarkupParseContext *context, const gchar *element, gpointer user_data, GError **error)
+{
+	UcvNameParse *parse = user_data;
+
+	parse->depth--;
+	parse->in_name = FALSE;
+}
+
+static void
+ucv_name_text(GMarkupParseContext *context, const gchar *text, gsize len, gpointer user_data,
+	      GError **error)
+{
+	UcvNameParse *parse = user_data;
+
+	if (!parse->in_name)
+		return;
+	if (parse->name == NULL)
+		parse->name = g_string_new(NULL);
+	g_string_append_len(parse->name, text, len);
+}
+
+static gchar *
+ucv_domain_xml_get_name(const gchar *xml, GError **error)
+{
+	const GMarkupParser parser = {ucv_name_start, ucv_name_end, ucv_name_text, NULL, NULL};
+	UcvNameParse parse = {0};
+	g_autoptr(GMarkupParseContext) context = NULL;
+	g_autoptr(GError) error_local = NULL;
+	g_autoptr(GString) name = NULL;
+	gboolean ok;
+
+	context = g_markup_parse_context_new(&parser, 0, &parse, NULL);
+	ok = g_markup_parse_context_parse(context, xml, -1, &error_local) &&
+	     g_markup_parse_context_end_parse(context, &error_local);
+	name = g_steal_pointer(&parse.name);
+	if (!ok) {
+		g_set_error(error, UCV_ERROR, UCV_ERROR_INVALID, "domain XML is malformed: %s",
+			    error_local->message);
+		return NULL;
+	}
+	if (name == NULL || name->len == 0) {
+		g_set_error_literal(error, UCV_ERROR, UCV_ERROR_INVALID, "domain XML has no name");
+		return NULL;
+	}
+	return g_string_free(g_steal_pointer(&name), FALSE);
+}
+
+/* libvirt refuses a definition whose name is taken by a different UUID, and a fresh parse
+ * invents one; carrying the old UUID over turns the define into an update that keeps the
+ * managed-save image. Every value in our XML is escaped, so the first </name> is the tag. */
+static gchar *
+ucv_domain_xml_with_uuid(virDomainPtr dom, const gchar *xml, GError **error)
+{
+	gchar uuid[VIR_UUID_STRING_BUFLEN] = {0};
+	const gchar *end = strstr(xml, "</name>");
+
+	if (end == NULL || strstr(xml, "<uuid>") != NULL)
+		return g_strdup(xml);
+	if (virDomainGetUUIDString(dom, uuid) < 0) {
+		ucv_set_libvirt_error(error, UCV_ERROR_LIBVIRT, "cannot read the UUID of %s",
+				      virDomainGetName(dom));
+		return NULL;
+	}
+	end += strlen("</name>");
+	return g_strdup_printf("%.*s\n  <uuid>%s</uuid>%s", (int)(end - xml), xml, uuid, end);
+}
+
+static gboolean
+ucv_domain_define_and_create(virConnectPtr conn, const gchar *name, const gchar *xml,
+			     GError **error)
+{
+	g_autoptr(virDomain) dom = virDomainDefineXML(conn, xml);
+
+	if (dom == NULL) {
+		ucv_set_libvirt_error(error, UCV_ERROR_LIBVIRT, "cannot define %s", name);
+		return FALSE;
+	}
+	if (virDomainCreate(dom) == 0)
+		return TRUE;
+	ucv_set_libvirt_error(error, UCV_ERROR_LIBVIRT, "cannot start %s", name);
+	/* someone else started it in the meantime */
+	if (virDomainIsActive(dom) == 1) {
+		g_clear_error(error);
+		return TRUE;
+	}
+	return FALSE;
+}
+
+static gboolean
+ucv_domain_start(virConnectPtr conn, const gchar *xml, GError **error)
+{
+	g_autofree gchar *name = ucv_domain_xml_get_name(xml, error);
+	g_autoptr(virDomain) dom = NULL;
+	g_autofree gchar *update = NULL;
+
+	if (name == NULL)
+		return FALSE;
+	dom = virDomainLookupByName(conn, name);
+	if (dom == NULL && ucv_libvirt_error_code() != VIR_ERR_NO_DOMAIN) {
+		ucv_set_libvirt_error(error, UCV_ERROR_LIBVIRT, "cannot look up %s", name);
+		return FALSE;
+	}
+	if (dom != NULL && virDomainIsActive(dom) == 1) {
+		ucv_domain_log(G_LOG_LEVEL_DEBUG, name, "domain %s is already running", name);
+		return TRUE;
+	}
+	update = dom != NULL ? ucv_domain_xml_with_uuid(dom, xml, error) : g_strdup(xml);
+	if (update == NULL)
+		return FALSE;
+	return ucv_domain_define_and_create(conn, name, update, error);
+}
+
+/* Stopped already or gone already are both fine: removal is idempotent. */
+static gboolean
+ucv_domain_destroy(virDomainPtr dom, const gchar *name, GError **error)
+{
+	int code;
+
+	if (virDomainDestroy(dom) == 0)
+		return TRUE;
+	code = ucv_libvirt_error_code();
+	if (code == VIR_ERR_OPERATION_INVALID || code == VIR_ERR_NO_DOMAIN)
+		return TRUE;
+	ucv_set_libvirt_error(error, UCV_ERROR_LIBVIRT, "cannot destroy %s", name);
+	return FALSE;
+}
+
+static gboolean
+ucv_domain_undefine(virDomainPtr dom, const gchar *name, GError **error)
+{
+	const guint flags = VIR_DOMAIN_UNDEFINE_MANAGED_SAVE;
+	int code;
+
+	if (virDomainUndefineFlags(dom, flags | VIR_DOMAIN_UNDEFINE_NVRAM) == 0)
+		return TRUE;
+	code = ucv_libvirt_error_code();
+	/* drivers without NVRAM support reject the flag itself */
+	if ((code == VIR_ERR_INVALID_ARG || code == VIR_ERR_NO_SUPPORT ||
+	     code == VIR_ERR_ARGUMENT_UNSUPPORTED) &&
+	    virDomainUndefineFlags(dom, flags) == 0)
+		return TRUE;
+	code = ucv_libvirt_error_code();
+	/* a transient domain vanishes with its destroy */
+	if (code == VIR_ERR_NO_DOMAIN)
+		return TRUE;
+	ucv_set_libvirt_error(error, UCV_ERROR_LIBVIRT, "cannot undefine %s", name);
+	return FALSE;
+}
+
+static gboolean
+ucv_domain_remove(virConnectPtr conn, const gchar *name, GError **error)
+{
+	g_autoptr(virDomain) dom = virDomainLookupByName(conn, name);
+
+	if (dom == NULL) {
+		if (ucv_libvirt_error_code() == VIR_ERR_NO_DOMAIN)
+			return TRUE;
+		ucv_set_libvirt_error(error, UCV_ERROR_LIBVIRT, "cannot look up %s", name);
+		return FALSE;
+	}
+	if (!ucv_domain_destroy(dom, name, error))
+		return FALSE;
+	return ucv_domain_undefine(dom, name, error);
+}
+
+static void
+ucv_start_domain_thread(GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+	UcvHypervisorOp *op = task_data;
+	GError *error = NULL;
+
+	if (g_task_return_error_if_cancelled(task))
+		return;
+	if (!ucv_domain_start(op->conn, op->arg, &error)) {
+		g_task_return_error(task, error);
+		return;
+	}
+	g_task_return_boolean(task, TRUE);
+}
+
+static void
+ucv_remove_domain_thread(GTask *task, gpointer source, gpointer task_data,
+			 GCancellable *cancellable)
+{
+	UcvHypervisorOp *op = task_data;
+	GError *error = NULL;
+
+	if (g_task_return_error_if_cancelled(task))
+		return;
+	if (!ucv_domain_remove(op->conn, op->arg, &error)) {
+		g_task_return_error(task, error);
+		return;
+	}
+	g_task_return_boolean(task, TRUE);
+}
+
+static void
+ucv_list_domains_thread(GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+	UcvHypervisorOp *op = task_data;
+	GError *error = NULL;
+	GPtrArray *infos;
+
+	if (g_task_return_error_if_cancelled(task))
+		return;
+	infos = ucv_list_domains(op->conn, &error);
+	if (infos == NULL) {
+		g_task_return_error(task, error);
+		return;
+	}
+	g_task_return_pointer(task, infos, (GDestroyNotify)g_ptr_array_unref);
+}
+
+static void
+ucv_hypervisor_run(UcvHypervisor *self, const gchar *arg, GTaskThreadFunc func, gpointer source_tag,
+		   GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data)
+{
+	g_autoptr(GTask) task = g_task_new(self, cancellable, callback, user_data);
+	GError *error = NULL;
+	UcvHypervisorOp *op;
+	virConnectPtr conn;
+
+	g_task_set_source_tag(task, source_tag);
+	conn = ucv_hypervisor_ref_conn(self, &error);
+	if (conn == NULL) {
+		g_task_return_error(task, error);
+		return;
+	}
+	op = g_new0(UcvHypervisorOp, 1);
+	op->conn = conn;
+	op->arg = g_strdup(arg);
+	g_task_set_task_data(task, op, (GDestroyNotify)ucv_hypervisor_op_free);
+	g_task_run_in_thread(task, func);
+}
+
+void
+ucv_hypervisor_start_domain_async(UcvHypervisor *self, const gchar *xml, GCancellable *cancellable,
+				  GAsyncReadyCallback callback, gpointer user_data)
+{
+	g_return_if_fail(UCV_IS_HYPERVISOR(self));
+	g_return_if_fail(xml != NULL);
+
+	ucv_hypervisor_run(self, xml, ucv_start_domain_thread, ucv_hypervisor_start_domain_async,
+			   cancellable, callback, user_data);
+}
+
+gboolean
+ucv_hypervisor_start_domain_finish(UcvHypervisor *self, GAsyncResult *res, GError **error)
+{
+	g_return_val_if_fail(g_task_is_valid(res, self), FALSE);
+	return g_task_propagate_boolean(G_TASK(res), error);
+}
+
+void
+ucv_hypervisor_remove_domain_async(UcvHypervisor *self, const gchar *name,
+				   GCancellable *cancellable, GAsyncReadyCallback callback,
+				   gpointer user_data)
+{
+	g_return_if_fail(UCV_IS_HYPERVISOR(self));
+	g_return_if_fail(name != NULL);
+
+	ucv_hypervisor_run(self, name, ucv_remove_domain_thread, ucv_hypervisor_remove_domain_async,
+			   cancellable, callback, user_data);
+}
+
+gboolean
+ucv_hypervisor_remove_domain_finish(UcvHypervisor *self, GAsyncResult *res, GError **error)
+{
+	g_return_val_if_fail(g_task_is_valid(res, self), FALSE);
+	return g_task_propagate_boolean(G_TASK(res), error);
+}
+
+void
+ucv_hypervisor_list_domains_async(UcvHypervisor *self, GCancellable *cancellable,
+				  GAsyncReadyCallback callback, gpointer user_data)
+{
+	g_return_if_fail(UCV_IS_HYPERVISOR(self));
+
+	ucv_hypervisor_run(self, NULL, ucv_list_domains_thread, ucv_hypervisor_list_domains_async,
+			   cancellable, callback, user_data);
+}
+
+GPtrArray *
+ucv_hypervisor_list_domains_finish(UcvHypervisor *self, GAsyncResult *res, GError **error)
+{
+	g_return_val_if_fail(g_task_is_valid(res, self), NULL);
+	return g_task_propagate_pointer(G_TASK(res), error);
+}
+
+static void
+ucv_hypervisor_dispose(GObject *object)
+{
+	UcvHypervisor *self = UCV_HYPERVISOR(object);
+
+	g_cancellable_cancel(self->cancellable);
+	g_clear_handle_id(&self->connected_idle_id, g_source_remove);
+	g_clear_handle_id(&self->reconnect_id, g_source_remove);
+	ucv_hypervisor_detach(self);
+	G_OBJECT_CLASS(ucv_hypervisor_parent_class)->dispose(object);
+}
+
+static void
+ucv_hypervisor_finalize(GObject *object)
+{
+	UcvHypervisor *self = UCV_HYPERVISOR(object);
+
+	g_free(self->uri);
+	g_clear_object(&self->cancellable);
+	g_mutex_clear(&self->lock);
+	G_OBJECT_CLASS(ucv_hypervisor_parent_class)->finalize(object);
+}
+
+/* A write to a libvirtd that just died raises SIGPIPE, which would kill the whole daemon;
+ * libvirt expects its users to ignore it. A handler someone else installed is left alone. */
+static void
+ucv_ignore_sigpipe(void)
+{
+	struct sigaction old = {0};
+	struct sigaction ignore = {0};
+
+	if (sigaction(SIGPIPE, NULL, &old) != 0 || old.sa_handler != SIG_DFL)
+		return;
+	ignore.sa_handler = SIG_IGN;
+	sigemptyset(&ignore.sa_mask);
+	sigaction(SIGPIPE, &ignore, NULL);
+}
+
+static void
+ucv_hypervisor_class_init(UcvHypervisorClass *klass)
+{
+	GObjectClass *object_class = G_OBJECT_CLASS(klass);
+
+	object_class->dispose = ucv_hypervisor_dispose;
+	object_class->finalize = ucv_hypervisor_finalize;
+
+	signals[SIGNAL_DOMAIN_EVENT] =
+		g_signal_new("domain-event", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, NULL,
+			     NULL, NULL, G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_INT);
+	signals[SIGNAL_CONNECTED] =
+		g_signal_new("connected", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, NULL,
+			     NULL, NULL, G_TYPE_NONE, 0);
+	signals[SIGNAL_DISCONNECTED] =
+		g_signal_new("disconnected", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, NULL,
+			     NULL, NULL, G_TYPE_NONE, 0);
+
+	ucv_ignore_sigpipe();
+	/* libvirt-glib puts libvirt's event loop on GLib's; it must precede every connection */
+	gvir_init(NULL, NULL);
+	gvir_event_register();
+	virSetErrorFunc(NULL, ucv_libvirt_error_func);
+}
+
+static void
+ucv_hypervisor_init(UcvHypervisor *self)
+{
+	g_mutex_init(&self->lock);
+	self->lifecycle_id = -1;
+	self->backoff_ms = UCV_RECONNECT_FIRST_MS;
+	self->cancellable = g_cancellable_new();
+}
+
+UcvHypervisor *
+ucv_hypervisor_new(const gchar *uri)
+{
+	UcvHypervisor *self;
+
+	g_return_val_if_fail(uri != NULL, NULL);
+
+	self = g_object_new(UCV_TYPE_HYPERVISOR, NULL);
+	self->uri = g_strdup(uri);
+	return self;
+}

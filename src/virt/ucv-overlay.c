@@ -1,0 +1,112 @@
+/* Per-job copy-on-write disks: a qcow2 overlay on a cached base image, made by qemu-img. */
+#define G_LOG_DOMAIN "ucv-virt"
+
+#include "config.h"
+
+#include "ucv-image-cache.h"
+
+#include <glib/gstdio.h>
+
+#include "model/ucv-error.h"
+
+typedef struct {
+	gchar *base;
+	gchar *base_format;
+	gchar *path;
+} UcvOverlayHelper;
+
+static void
+ucv_overlay_helper_free(UcvOverlayHelper *helper)
+{
+	g_free(helper->base);
+	g_free(helper->base_format);
+	g_free(helper->path);
+	g_free(helper);
+}
+
+static gboolean
+ucv_qemu_img_create(UcvOverlayHelper *helper, GCancellable *cancellable, GError **error)
+{
+	g_autoptr(GSubprocess) proc = NULL;
+	g_autofree gchar *err_text = NULL;
+	g_autoptr(GError) error_local = NULL;
+
+	proc = g_subprocess_new(G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_PIPE,
+				&error_local, "qemu-img", "create", "-q", "-f", "qcow2", "-F",
+				helper->base_format, "-b", helper->base, helper->path, NULL);
+	if (proc == NULL) {
+		g_set_error(error, UCV_ERROR, UCV_ERROR_FAILED, "cannot run qemu-img: %s",
+			    error_local->message);
+		return FALSE;
+	}
+	if (!g_subprocess_communicate_utf8(proc, NULL, cancellable, NULL, &err_text,
+					   &error_local)) {
+		g_subprocess_force_exit(proc);
+		g_propagate_error(error, g_steal_pointer(&error_local));
+		return FALSE;
+	}
+	if (!g_subprocess_get_if_exited(proc) || g_subprocess_get_exit_status(proc) != 0) {
+		g_set_error(error, UCV_ERROR, UCV_ERROR_FAILED,
+			    "qemu-img cannot create the overlay %s: %s", helper->path,
+			    err_text != NULL ? g_strstrip(err_text) : "");
+		return FALSE;
+	}
+	return TRUE;
+}
+
+/* qemu-img would truncate an existing file, which may be a job's only disk. */
+static void
+ucv_overlay_thread(GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+	UcvOverlayHelper *helper = task_data;
+	GError *error = NULL;
+
+	if (g_task_return_error_if_cancelled(task))
+		return;
+	if (g_file_test(helper->path, G_FILE_TEST_EXISTS | G_FILE_TEST_IS_SYMLINK)) {
+		g_task_return_new_error(task, UCV_ERROR, UCV_ERROR_FAILED,
+					"refusing to overwrite %s", helper->path);
+		return;
+	}
+	if (!ucv_qemu_img_create(helper, cancellable, &error)) {
+		/* it did not exist a moment ago, so whatever is there now is a half-made overlay */
+		g_unlink(helper->path);
+		g_task_return_error(task, error);
+		return;
+	}
+	g_task_return_boolean(task, TRUE);
+}
+
+void
+ucv_overlay_create_async(const gchar *base, const gchar *base_format, const gchar *path,
+			 GCancellable *cancellable, GAsyncReadyCallback callback,
+			 gpointer user_data)
+{
+	g_autoptr(GTask) task = g_task_new(NULL, cancellable, callback, user_data);
+	UcvOverlayHelper *helper;
+
+	g_return_if_fail(base != NULL);
+	g_return_if_fail(base_format != NULL);
+	g_return_if_fail(path != NULL);
+
+	g_task_set_source_tag(task, ucv_overlay_create_async);
+	if (g_strcmp0(base_format, "qcow2") != 0 && g_strcmp0(base_format, "raw") != 0) {
+		g_task_return_new_error(task, UCV_ERROR, UCV_ERROR_INVALID,
+					"unsupported base image format '%s'", base_format);
+		return;
+	}
+	helper = g_new0(UcvOverlayHelper, 1);
+	/* a relative backing path would be resolved against the overlay's directory */
+	helper->base = g_canonicalize_filename(base, NULL);
+	helper->base_format = g_strdup(base_format);
+	helper->path = g_canonicalize_filename(path, NULL);
+	g_task_set_task_data(task, helper, (GDestroyNotify)ucv_overlay_helper_free);
+	g_task_run_in_thread(task, ucv_overlay_thread);
+}
+
+gboolean
+ucv_overlay_create_finish(GAsyncResult *res, GError **error)
+{
+	g_return_val_if_fail(g_task_is_valid(res, NULL), FALSE);
+	return g_task_propagate_boolean(G_TASK(res), error);
+}
