@@ -119,7 +119,7 @@ daemon_setup(UcvDaemon *daemon, GError **error)
 	daemon->products = ucv_product_list_load(config->products_file, error);
 	if (daemon->products == NULL)
 		return FALSE;
-	if (g_mkdir_with_parents(config->state_dir, 0700) != 0) {
+	if (g_mkdir_with_parents(config->state_dir, 0711) != 0) {
 		g_set_error(error, UCV_ERROR, UCV_ERROR_CONFIG, "cannot create %s: %s",
 			    config->state_dir, g_strerror(errno));
 		return FALSE;
@@ -134,8 +134,8 @@ daemon_setup(UcvDaemon *daemon, GError **error)
 		return FALSE;
 	}
 	daemon->core = ucv_core_client_new(config->core_url, refresh_token);
-	daemon->engine = ucv_engine_new(config, daemon->products, daemon->store,
-					daemon->hypervisor, daemon->core);
+	daemon->engine = ucv_engine_new(config, daemon->products, daemon->store, daemon->hypervisor,
+					daemon->core);
 	daemon->server = ucv_server_new(config, daemon->engine, daemon->verifier);
 	if (!ucv_server_listen(daemon->server, error))
 		return FALSE;

@@ -9,8 +9,7 @@
 G_BEGIN_DECLS
 
 /* `provider_id` names the provider when the product's category does not. */
-JsonNode *
-ucv_compute_support_to_json(const UcvProduct *product, const UcvFeatures *features,
-			    const gchar *provider_id);
+JsonNode *ucv_compute_support_to_json(const UcvProduct *product, const UcvFeatures *features,
+				      const gchar *provider_id);
 
 G_END_DECLS

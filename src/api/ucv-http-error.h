@@ -7,24 +7,18 @@
 G_BEGIN_DECLS
 
 /* UCV_ERROR codes to HTTP status; anything unknown is an internal error (500). */
-guint
-ucv_http_error_status(const GError *error);
+guint ucv_http_error_status(const GError *error);
 /* The CommonErrorMessage errorCode for an error, or NULL when it carries none. */
-const gchar *
-ucv_http_error_code(const GError *error);
+const gchar *ucv_http_error_code(const GError *error);
 /* {"statusCode":…,"why":…,"errorCode":…} as compact JSON; errorCode is left out when NULL. */
-gchar *
-ucv_http_error_body(guint status, const gchar *why, const gchar *error_code);
+gchar *ucv_http_error_body(guint status, const gchar *why, const gchar *error_code);
 
 /* Answers the message with `status` and a CommonErrorMessage. */
-void
-ucv_http_respond_status(SoupServerMessage *msg, guint status, const gchar *why,
-			const gchar *error_code);
+void ucv_http_respond_status(SoupServerMessage *msg, guint status, const gchar *why,
+			     const gchar *error_code);
 /* Answers the message with `error` as a CommonErrorMessage. */
-void
-ucv_http_error_respond(SoupServerMessage *msg, const GError *error);
+void ucv_http_error_respond(SoupServerMessage *msg, const GError *error);
 /* Answers the message with a JSON body and status 200. */
-void
-ucv_http_respond_json(SoupServerMessage *msg, JsonNode *node);
+void ucv_http_respond_json(SoupServerMessage *msg, JsonNode *node);
 
 G_END_DECLS

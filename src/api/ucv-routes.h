@@ -32,15 +32,12 @@ struct _UcvRoute {
 /* The routes of one provider id, looked up by exact path. */
 typedef struct _UcvRouteTable UcvRouteTable;
 
-UcvRouteTable *
-ucv_route_table_new(const gchar *provider_id);
-void
-ucv_route_table_free(UcvRouteTable *self);
+UcvRouteTable *ucv_route_table_new(const gchar *provider_id);
+void ucv_route_table_free(UcvRouteTable *self);
 /* The route for `method` on `path`, or NULL; then *path_known says whether the path exists with
  * another method (405) or not at all (404). */
-const UcvRoute *
-ucv_route_table_lookup(UcvRouteTable *self, const gchar *method, const gchar *path,
-		       gboolean *path_known);
+const UcvRoute *ucv_route_table_lookup(UcvRouteTable *self, const gchar *method, const gchar *path,
+				       gboolean *path_known);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(UcvRouteTable, ucv_route_table_free)
 

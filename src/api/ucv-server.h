@@ -13,15 +13,11 @@ G_BEGIN_DECLS
 G_DECLARE_FINAL_TYPE(UcvServer, ucv_server, UCV, SERVER, GObject)
 
 /* `config` is borrowed and must outlive the server. */
-UcvServer *
-ucv_server_new(const UcvConfig *config, UcvEngine *engine, UcvTokenVerifier *verifier);
+UcvServer *ucv_server_new(const UcvConfig *config, UcvEngine *engine, UcvTokenVerifier *verifier);
 /* Listens on every [http] listen address; fails (e.g. port in use) with a one-line reason. */
-gboolean
-ucv_server_listen(UcvServer *self, GError **error);
+gboolean ucv_server_listen(UcvServer *self, GError **error);
 /* The port of the first listening socket (useful after listening on port 0), or 0. */
-guint16
-ucv_server_get_port(UcvServer *self);
-void
-ucv_server_disconnect(UcvServer *self);
+guint16 ucv_server_get_port(UcvServer *self);
+void ucv_server_disconnect(UcvServer *self);
 
 G_END_DECLS

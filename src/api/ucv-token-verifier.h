@@ -9,14 +9,12 @@ G_BEGIN_DECLS
 G_DECLARE_FINAL_TYPE(UcvTokenVerifier, ucv_token_verifier, UCV, TOKEN_VERIFIER, GObject)
 
 /* `key` is base64 of DER SubjectPublicKeyInfo (as UCloud hands it out) or PEM. */
-UcvTokenVerifier *
-ucv_token_verifier_new(const gchar *key, GError **error);
-UcvTokenVerifier *
-ucv_token_verifier_new_from_file(const gchar *path, GError **error);
+UcvTokenVerifier *ucv_token_verifier_new(const gchar *key, GError **error);
+UcvTokenVerifier *ucv_token_verifier_new_from_file(const gchar *path, GError **error);
 
 /* TRUE only for a token Core itself signed: RS256, valid signature, exp in the future (60 s skew
  * allowed), sub "_UCloud", role "SERVICE". `now_s` is the current Unix time in seconds. */
-gboolean
-ucv_token_verifier_check(UcvTokenVerifier *self, const gchar *token, gint64 now_s, GError **error);
+gboolean ucv_token_verifier_check(UcvTokenVerifier *self, const gchar *token, gint64 now_s,
+				  GError **error);
 
 G_END_DECLS

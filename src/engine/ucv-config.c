@@ -69,7 +69,8 @@ load_string(GKeyFile *kf, const gchar *group, const gchar *key, gchar **value, G
 	g_autofree gchar *str = g_key_file_get_string(kf, group, key, &error_local);
 
 	if (str == NULL) {
-		if (g_error_matches(error_local, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_KEY_NOT_FOUND) ||
+		if (g_error_matches(error_local, G_KEY_FILE_ERROR,
+				    G_KEY_FILE_ERROR_KEY_NOT_FOUND) ||
 		    g_error_matches(error_local, G_KEY_FILE_ERROR,
 				    G_KEY_FILE_ERROR_GROUP_NOT_FOUND))
 			return TRUE;
@@ -132,7 +133,10 @@ typedef struct {
 	gsize offset;
 } UcvStringKey;
 
-#define STRING_KEY(g, k, field) {g, k, G_STRUCT_OFFSET(UcvConfig, field)}
+#define STRING_KEY(g, k, field)                                                                    \
+	{                                                                                          \
+		g, k, G_STRUCT_OFFSET(UcvConfig, field)                                            \
+	}
 
 static const UcvStringKey string_keys[] = {
 	STRING_KEY("provider", "id", provider_id),

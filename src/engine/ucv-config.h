@@ -16,7 +16,7 @@ typedef struct {
 	gchar *accounting;
 	guint accounting_interval;
 	/* [http] */
-	gchar **listen;	      /* host:port entries */
+	gchar **listen;       /* host:port entries */
 	gsize max_body_bytes; /* max-body-size */
 	/* [libvirt] */
 	gchar *libvirt_uri;
@@ -35,13 +35,10 @@ typedef struct {
 	gchar *drive_root;
 } UcvConfig;
 
-UcvConfig *
-ucv_config_new(void);
-void
-ucv_config_free(UcvConfig *self);
+UcvConfig *ucv_config_new(void);
+void ucv_config_free(UcvConfig *self);
 /* Overrides the defaults with the keys of `path`; unknown keys are ignored, bad values fail. */
-gboolean
-ucv_config_load(UcvConfig *self, const gchar *path, GError **error);
+gboolean ucv_config_load(UcvConfig *self, const gchar *path, GError **error);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(UcvConfig, ucv_config_free)
 

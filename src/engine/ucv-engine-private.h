@@ -23,43 +23,34 @@ struct _UcvEngine {
 };
 
 /* Logs with the job id (and domain, if any) as structured fields and in the text. */
-#define ucv_job_log(level, job_id, domain, ...)                                                   \
-	g_log_structured(G_LOG_DOMAIN, level, "UCV_JOB_ID", (job_id), "UCV_DOMAIN",               \
+#define ucv_job_log(level, job_id, domain, ...)                                                    \
+	g_log_structured(G_LOG_DOMAIN, level, "UCV_JOB_ID", (job_id), "UCV_DOMAIN",                \
 			 (domain) != NULL ? (domain) : "", "MESSAGE", __VA_ARGS__)
 
-UcvJobRun *
-ucv_engine_get_run(UcvEngine *self, const gchar *job_id);
-UcvProduct *
-ucv_engine_find_product(UcvEngine *self, const gchar *product_id);
+UcvJobRun *ucv_engine_get_run(UcvEngine *self, const gchar *job_id);
+UcvProduct *ucv_engine_find_product(UcvEngine *self, const gchar *product_id);
 
 /* Moves the job to `state` (durably, with its outbox entry) and tells the sender. Ignores (with a
  * debug line) jobs that already ended. */
-void
-ucv_engine_set_state(UcvEngine *self, const gchar *job_id, UcvJobState state,
-		     const gchar *status);
+void ucv_engine_set_state(UcvEngine *self, const gchar *job_id, UcvJobState state,
+			  const gchar *status);
 
 /* Queues provisioning of every rank of the job (idempotent: reuses disks and domains). */
-void
-ucv_engine_queue_provision(UcvEngine *self, UcvJobRun *run);
+void ucv_engine_queue_provision(UcvEngine *self, UcvJobRun *run);
 /* Queues removal of everything the job owns; then, if `final_state` is not IN_QUEUE, reports
  * that state with `status` (unless the job already ended). */
-void
-ucv_engine_queue_cleanup(UcvEngine *self, UcvJobRun *run, UcvJobState final_state,
-			 const gchar *status);
+void ucv_engine_queue_cleanup(UcvEngine *self, UcvJobRun *run, UcvJobState final_state,
+			      const gchar *status);
 /* A domain of the job runs: record it, and report RUNNING once every rank runs. */
-void
-ucv_engine_rank_started(UcvEngine *self, UcvJobRun *run, guint rank);
+void ucv_engine_rank_started(UcvEngine *self, UcvJobRun *run, guint rank);
 
 /* Matches the store against libvirt and acts on the difference (at start, after reconnects). */
-void
-ucv_engine_reconcile(UcvEngine *self);
+void ucv_engine_reconcile(UcvEngine *self);
 
 /* Tells listeners of "job-idle" that the job has no operation left. */
-void
-ucv_engine_emit_job_idle(UcvEngine *self, const gchar *job_id);
+void ucv_engine_emit_job_idle(UcvEngine *self, const gchar *job_id);
 
 /* Splits "ucloud-<job id>-<rank>". */
-gboolean
-ucv_engine_parse_domain_name(const gchar *name, gchar **job_id, guint *rank);
+gboolean ucv_engine_parse_domain_name(const gchar *name, gchar **job_id, guint *rank);
 
 G_END_DECLS

@@ -127,8 +127,7 @@ stop_reason(UcvDomainEvent event, UcvJobState *state, const gchar **status)
 }
 
 static void
-on_domain_event(UcvHypervisor *hypervisor, const gchar *name, UcvDomainEvent event,
-		UcvEngine *self)
+on_domain_event(UcvHypervisor *hypervisor, const gchar *name, UcvDomainEvent event, UcvEngine *self)
 {
 	g_autofree gchar *job_id = NULL;
 	g_autoptr(UcvStoredJob) stored = NULL;
@@ -198,8 +197,7 @@ validate_job(UcvEngine *self, UcvJob *job, GError **error)
 	}
 	if (job->image == NULL || job->image[0] == '\0') {
 		g_set_error(error, UCV_ERROR, UCV_ERROR_INVALID,
-			    _("The application of job %s names no virtual machine image"),
-			    job->id);
+			    _("The application of job %s names no virtual machine image"), job->id);
 		return FALSE;
 	}
 	return TRUE;
@@ -280,17 +278,16 @@ ucv_engine_start(UcvEngine *self, GError **error)
 {
 	g_autofree gchar *jobs_dir = g_build_filename(self->config->state_dir, "jobs", NULL);
 
-	if (g_mkdir_with_parents(jobs_dir, 0700) != 0) {
+	if (g_mkdir_with_parents(jobs_dir, 0711) != 0) {
 		g_set_error(error, UCV_ERROR, UCV_ERROR_CONFIG, "cannot create %s: %s", jobs_dir,
 			    g_strerror(errno));
 		return FALSE;
 	}
-	g_signal_connect_object(self->hypervisor, "domain-event", G_CALLBACK(on_domain_event),
+	g_signal_connect_object(self->hypervisor, "domain-event", G_CALLBACK(on_domain_event), self,
+				0);
+	g_signal_connect_object(self->hypervisor, "connected", G_CALLBACK(on_hypervisor_connected),
 				self, 0);
-	g_signal_connect_object(self->hypervisor, "connected",
-				G_CALLBACK(on_hypervisor_connected), self, 0);
-	if (ucv_hypervisor_is_connected(self->hypervisor))
-		ucv_engine_reconcile(self);
+	/* the first reconciliation follows the hypervisor's "connected", emitted from an idle */
 	ucv_outbox_sender_kick(self->sender);
 	return TRUE;
 }
@@ -318,9 +315,9 @@ ucv_engine_class_init(UcvEngineClass *klass)
 	GObjectClass *object_class = G_OBJECT_CLASS(klass);
 
 	object_class->dispose = ucv_engine_dispose;
-	signals[SIGNAL_JOB_IDLE] = g_signal_new("job-idle", G_TYPE_FROM_CLASS(klass),
-						G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
-						G_TYPE_NONE, 1, G_TYPE_STRING);
+	signals[SIGNAL_JOB_IDLE] =
+		g_signal_new("job-idle", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+			     NULL, G_TYPE_NONE, 1, G_TYPE_STRING);
 }
 
 static void

@@ -16,29 +16,23 @@ G_BEGIN_DECLS
 #define UCV_TYPE_ENGINE (ucv_engine_get_type())
 G_DECLARE_FINAL_TYPE(UcvEngine, ucv_engine, UCV, ENGINE, GObject)
 
-UcvEngine *
-ucv_engine_new(const UcvConfig *config, GPtrArray *products, UcvStore *store,
-	       UcvHypervisor *hypervisor, UcvCoreClient *core);
+UcvEngine *ucv_engine_new(const UcvConfig *config, GPtrArray *products, UcvStore *store,
+			  UcvHypervisor *hypervisor, UcvCoreClient *core);
 
 /* Reconciles the store with libvirt and starts background work. */
-gboolean
-ucv_engine_start(UcvEngine *self, GError **error);
+gboolean ucv_engine_start(UcvEngine *self, GError **error);
 
 /* Validates every job (product known, backend supported, replicas >= 1); on any error nothing is
  * stored. Otherwise persists all as IN_QUEUE and provisions them in the background. */
-gboolean
-ucv_engine_create_jobs(UcvEngine *self, GPtrArray *jobs, GError **error);
+gboolean ucv_engine_create_jobs(UcvEngine *self, GPtrArray *jobs, GError **error);
 
 /* Stops and removes everything the jobs own, then reports SUCCESS. Unknown or finished jobs are
  * fine (idempotent). */
-gboolean
-ucv_engine_terminate_jobs(UcvEngine *self, GPtrArray *job_ids, GError **error);
+gboolean ucv_engine_terminate_jobs(UcvEngine *self, GPtrArray *job_ids, GError **error);
 
 /* GPtrArray of UcvProduct (owned by the engine). */
-GPtrArray *
-ucv_engine_get_products(UcvEngine *self);
-const UcvFeatures *
-ucv_engine_get_features(UcvEngine *self);
+GPtrArray *ucv_engine_get_products(UcvEngine *self);
+const UcvFeatures *ucv_engine_get_features(UcvEngine *self);
 
 /* Signal "job-idle" (const gchar *job_id): the job has no operation running (tests, benchmarks). */
 

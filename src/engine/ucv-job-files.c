@@ -48,7 +48,8 @@ ucv_job_files_prepare(const gchar *state_dir, const gchar *job_id, GError **erro
 {
 	g_autofree gchar *dir = ucv_job_files_dir(state_dir, job_id);
 
-	if (g_mkdir_with_parents(dir, 0700) != 0) {
+	/* QEMU may run as another user and must reach the disk; listing stays private */
+	if (g_mkdir_with_parents(dir, 0711) != 0) {
 		g_set_error(error, UCV_ERROR, UCV_ERROR_FAILED, "cannot create %s: %s", dir,
 			    g_strerror(errno));
 		return FALSE;
@@ -65,9 +66,9 @@ remove_tree(GFile *file, GError **error)
 	GFileType type = g_file_query_file_type(file, G_FILE_QUERY_INFO_NOFOLLOW_SYMLINKS, NULL);
 
 	if (type == G_FILE_TYPE_DIRECTORY)
-		children = g_file_enumerate_children(file, G_FILE_ATTRIBUTE_STANDARD_NAME,
-						     G_FILE_QUERY_INFO_NOFOLLOW_SYMLINKS, NULL,
-						     error);
+		children =
+			g_file_enumerate_children(file, G_FILE_ATTRIBUTE_STANDARD_NAME,
+						  G_FILE_QUERY_INFO_NOFOLLOW_SYMLINKS, NULL, error);
 	if (type == G_FILE_TYPE_DIRECTORY && children == NULL)
 		return FALSE;
 	while (children != NULL) {

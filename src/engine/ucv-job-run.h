@@ -13,28 +13,22 @@ typedef void (*UcvJobOpFunc)(UcvJobRun *run, gpointer user_data);
 
 struct _UcvJobRun {
 	gchar *job_id;
-	gpointer owner;		  /* the engine (not a reference) */
+	gpointer owner;            /* the engine (not a reference) */
 	GCancellable *cancellable; /* cancelled when the job is being terminated */
-	gboolean terminating;	  /* stop events are ours, not an admin's */
+	gboolean terminating;      /* stop events are ours, not an admin's */
 	GHashTable *started_ranks; /* ranks libvirt reported running */
 	GQueue pending;
 	gboolean busy;
 };
 
-UcvJobRun *
-ucv_job_run_new(const gchar *job_id, gpointer owner);
-UcvJobRun *
-ucv_job_run_ref(UcvJobRun *run);
-void
-ucv_job_run_unref(UcvJobRun *run);
+UcvJobRun *ucv_job_run_new(const gchar *job_id, gpointer owner);
+UcvJobRun *ucv_job_run_ref(UcvJobRun *run);
+void ucv_job_run_unref(UcvJobRun *run);
 
-void
-ucv_job_run_enqueue(UcvJobRun *run, UcvJobOpFunc func, gpointer user_data,
-		    GDestroyNotify destroy);
-void
-ucv_job_run_op_done(UcvJobRun *run);
-gboolean
-ucv_job_run_is_idle(UcvJobRun *run);
+void ucv_job_run_enqueue(UcvJobRun *run, UcvJobOpFunc func, gpointer user_data,
+			 GDestroyNotify destroy);
+void ucv_job_run_op_done(UcvJobRun *run);
+gboolean ucv_job_run_is_idle(UcvJobRun *run);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(UcvJobRun, ucv_job_run_unref)
 

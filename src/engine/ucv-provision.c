@@ -74,15 +74,13 @@ provision_fail(UcvJobOpHelper *helper, const gchar *status)
 static gboolean
 provision_cancelled(UcvJobOpHelper *helper, GError *error)
 {
-	if (!g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED) &&
-	    !helper->run->terminating)
+	if (!g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED) && !helper->run->terminating)
 		return FALSE;
 	job_op_finish(helper);
 	return TRUE;
 }
 
-static void
-provision_next_rank(UcvJobOpHelper *helper);
+static void provision_next_rank(UcvJobOpHelper *helper);
 
 static void
 on_domain_started(GObject *source, GAsyncResult *res, gpointer user_data)
@@ -112,10 +110,9 @@ render_domain(UcvJobOpHelper *helper, const gchar *name, GError **error)
 	g_autofree gchar *log = ucv_job_files_console_log(config->state_dir, job->id, helper->rank);
 	g_autofree gchar *vnc = ucv_job_files_vnc_socket(config->state_dir, job->id, helper->rank);
 	g_autofree gchar *app = g_strdup_printf("%s@%s", job->app_name, job->app_version);
-	g_autofree gchar *title =
-		g_strdup_printf("UCloud job %s rank %u: %s (%s) for %s", job->id, helper->rank,
-				job->name != NULL ? job->name : job->app_name, job->product_id,
-				job->created_by);
+	g_autofree gchar *title = g_strdup_printf(
+		"UCloud job %s rank %u: %s (%s) for %s", job->id, helper->rank,
+		job->name != NULL ? job->name : job->app_name, job->product_id, job->created_by);
 	UcvDomainSpec spec = {
 		.name = name,
 		.title = title,
@@ -157,8 +154,8 @@ provision_start_rank(UcvJobOpHelper *helper)
 		return;
 	}
 	xml = render_domain(helper, name, &error);
-	if (xml == NULL || !ucv_store_add_domain(engine->store, helper->job->id, helper->rank,
-						 name, &error)) {
+	if (xml == NULL ||
+	    !ucv_store_add_domain(engine->store, helper->job->id, helper->rank, name, &error)) {
 		status = g_strdup_printf(_("The virtual machine could not be defined: %s"),
 					 error->message);
 		provision_fail(helper, status);
@@ -271,8 +268,7 @@ ucv_engine_queue_provision(UcvEngine *self, UcvJobRun *run)
 			    (GDestroyNotify)job_op_helper_free);
 }
 
-static void
-cleanup_next_domain(UcvJobOpHelper *helper);
+static void cleanup_next_domain(UcvJobOpHelper *helper);
 
 static void
 on_domain_removed(GObject *source, GAsyncResult *res, gpointer user_data)

@@ -98,7 +98,8 @@ report_foreign_domains(UcvEngine *self, GPtrArray *infos)
 {
 	for (guint i = 0; i < infos->len; i++) {
 		UcvDomainInfo *info = g_ptr_array_index(infos, i);
-		g_autoptr(UcvStoredJob) stored = ucv_store_lookup_job(self->store, info->job_id, NULL);
+		g_autoptr(UcvStoredJob) stored =
+			ucv_store_lookup_job(self->store, info->job_id, NULL);
 
 		if (stored != NULL && !ucv_job_state_is_final(stored->state))
 			continue;

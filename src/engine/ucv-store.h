@@ -19,8 +19,7 @@ typedef struct {
 	gint64 updated_at_ms;
 } UcvStoredJob;
 
-void
-ucv_stored_job_free(UcvStoredJob *self);
+void ucv_stored_job_free(UcvStoredJob *self);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(UcvStoredJob, ucv_stored_job_free)
 
 /* One pending jobs/control/update item, in the order it must reach Core. */
@@ -30,46 +29,34 @@ typedef struct {
 	gchar *update_json; /* a JobUpdate object */
 } UcvOutboxEntry;
 
-void
-ucv_outbox_entry_free(UcvOutboxEntry *self);
+void ucv_outbox_entry_free(UcvOutboxEntry *self);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(UcvOutboxEntry, ucv_outbox_entry_free)
 
 /* Opens (creating and migrating as needed) the database at `path`; ":memory:" works for tests. */
-UcvStore *
-ucv_store_open(const gchar *path, GError **error);
-guint
-ucv_store_get_schema_version(UcvStore *self);
+UcvStore *ucv_store_open(const gchar *path, GError **error);
+guint ucv_store_get_schema_version(UcvStore *self);
 
 /* Inserts all jobs in one transaction (state IN_QUEUE). Fails as a whole if any id exists. */
-gboolean
-ucv_store_insert_jobs(UcvStore *self, GPtrArray *jobs, GError **error);
+gboolean ucv_store_insert_jobs(UcvStore *self, GPtrArray *jobs, GError **error);
 /* NULL without error when the job is unknown. */
-UcvStoredJob *
-ucv_store_lookup_job(UcvStore *self, const gchar *job_id, GError **error);
+UcvStoredJob *ucv_store_lookup_job(UcvStore *self, const gchar *job_id, GError **error);
 /* GPtrArray of UcvStoredJob, oldest first; final jobs only when asked. */
-GPtrArray *
-ucv_store_list_jobs(UcvStore *self, gboolean include_final, GError **error);
+GPtrArray *ucv_store_list_jobs(UcvStore *self, gboolean include_final, GError **error);
 
 /* Records an update for Core: the job's row follows `update` (state, status) and the outbox gets
  * the update, in one transaction. */
-gboolean
-ucv_store_record_update(UcvStore *self, const gchar *job_id, const UcvJobUpdate *update,
-			GError **error);
+gboolean ucv_store_record_update(UcvStore *self, const gchar *job_id, const UcvJobUpdate *update,
+				 GError **error);
 
 /* The oldest `limit` outbox entries (GPtrArray of UcvOutboxEntry). */
-GPtrArray *
-ucv_store_outbox_peek(UcvStore *self, guint limit, GError **error);
-gboolean
-ucv_store_outbox_remove(UcvStore *self, gint64 seq, GError **error);
+GPtrArray *ucv_store_outbox_peek(UcvStore *self, guint limit, GError **error);
+gboolean ucv_store_outbox_remove(UcvStore *self, gint64 seq, GError **error);
 
 /* The domains a job owns (by rank), remembered so cleanup works after a restart. */
-gboolean
-ucv_store_add_domain(UcvStore *self, const gchar *job_id, guint rank, const gchar *name,
-		     GError **error);
+gboolean ucv_store_add_domain(UcvStore *self, const gchar *job_id, guint rank, const gchar *name,
+			      GError **error);
 /* GPtrArray of gchar* domain names. */
-GPtrArray *
-ucv_store_list_domains(UcvStore *self, const gchar *job_id, GError **error);
-gboolean
-ucv_store_remove_domains(UcvStore *self, const gchar *job_id, GError **error);
+GPtrArray *ucv_store_list_domains(UcvStore *self, const gchar *job_id, GError **error);
+gboolean ucv_store_remove_domains(UcvStore *self, const gchar *job_id, GError **error);
 
 G_END_DECLS

@@ -27,42 +27,34 @@ typedef enum {
 typedef struct {
 	gchar *id;
 	gint64 created_at_ms;
-	gchar *created_by;	 /* owner.createdBy */
-	gchar *project;		 /* owner.project, NULL for personal workspaces */
-	gchar *product_id;	 /* specification.product.id */
-	gchar *product_category; /* specification.product.category */
-	gchar *product_provider; /* specification.product.provider */
-	gchar *app_name;	 /* specification.application.name */
-	gchar *app_version;	 /* specification.application.version */
-	gchar *name;		 /* specification.name, may be NULL */
-	gchar *hostname;	 /* specification.hostname, may be NULL */
-	guint replicas;		 /* specification.replicas, 1 when absent */
+	gchar *created_by;         /* owner.createdBy */
+	gchar *project;            /* owner.project, NULL for personal workspaces */
+	gchar *product_id;         /* specification.product.id */
+	gchar *product_category;   /* specification.product.category */
+	gchar *product_provider;   /* specification.product.provider */
+	gchar *app_name;           /* specification.application.name */
+	gchar *app_version;        /* specification.application.version */
+	gchar *name;               /* specification.name, may be NULL */
+	gchar *hostname;           /* specification.hostname, may be NULL */
+	guint replicas;            /* specification.replicas, 1 when absent */
 	gint64 time_allocation_ms; /* specification.timeAllocation, 0 when absent */
 	gboolean ssh_enabled;
-	gboolean app_resolved;	/* status.resolvedApplication was present */
-	UcvBackend backend;	/* resolvedApplication...tool.description.backend */
-	gchar *backend_name;	/* the backend as sent, e.g. "DOCKER" */
-	gchar *image;		/* resolvedApplication...tool.description.image */
-	gchar *json;		/* the Job exactly as received (compact JSON) */
+	gboolean app_resolved; /* status.resolvedApplication was present */
+	UcvBackend backend;    /* resolvedApplication...tool.description.backend */
+	gchar *backend_name;   /* the backend as sent, e.g. "DOCKER" */
+	gchar *image;          /* resolvedApplication...tool.description.image */
+	gchar *json;           /* the Job exactly as received (compact JSON) */
 } UcvJob;
 
-UcvJob *
-ucv_job_new_from_json(JsonNode *node, GError **error);
-UcvJob *
-ucv_job_new_from_string(const gchar *json, GError **error);
-UcvJob *
-ucv_job_ref(UcvJob *self);
-void
-ucv_job_unref(UcvJob *self);
+UcvJob *ucv_job_new_from_json(JsonNode *node, GError **error);
+UcvJob *ucv_job_new_from_string(const gchar *json, GError **error);
+UcvJob *ucv_job_ref(UcvJob *self);
+void ucv_job_unref(UcvJob *self);
 
-const gchar *
-ucv_job_state_to_string(UcvJobState state);
-gboolean
-ucv_job_state_from_string(const gchar *str, UcvJobState *state);
-gboolean
-ucv_job_state_is_final(UcvJobState state);
-const gchar *
-ucv_backend_to_string(UcvBackend backend);
+const gchar *ucv_job_state_to_string(UcvJobState state);
+gboolean ucv_job_state_from_string(const gchar *str, UcvJobState *state);
+gboolean ucv_job_state_is_final(UcvJobState state);
+const gchar *ucv_backend_to_string(UcvBackend backend);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(UcvJob, ucv_job_unref)
 

@@ -7,7 +7,7 @@
 G_BEGIN_DECLS
 
 typedef struct {
-	gchar *name;	 /* the product id jobs reference */
+	gchar *name;     /* the product id jobs reference */
 	gchar *category; /* category.name */
 	gchar *provider; /* category.provider */
 	gchar *description;
@@ -16,22 +16,17 @@ typedef struct {
 	guint gpu;
 	gint64 price;
 	gchar *accounting_frequency; /* e.g. "PERIODIC_MINUTE" */
-	gchar *json;		     /* the product as written in the file (compact JSON) */
+	gchar *json;                 /* the product as written in the file (compact JSON) */
 } UcvProduct;
 
-UcvProduct *
-ucv_product_new_from_json(JsonNode *node, GError **error);
-UcvProduct *
-ucv_product_ref(UcvProduct *self);
-void
-ucv_product_unref(UcvProduct *self);
+UcvProduct *ucv_product_new_from_json(JsonNode *node, GError **error);
+UcvProduct *ucv_product_ref(UcvProduct *self);
+void ucv_product_unref(UcvProduct *self);
 
 /* Parses a products file (a JSON array of ProductV2 compute products).
  * Returns a GPtrArray of UcvProduct; fails on duplicates or on non-compute entries. */
-GPtrArray *
-ucv_product_list_load(const gchar *path, GError **error);
-GPtrArray *
-ucv_product_list_parse(const gchar *json, gsize len, GError **error);
+GPtrArray *ucv_product_list_load(const gchar *path, GError **error);
+GPtrArray *ucv_product_list_parse(const gchar *json, gsize len, GError **error);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(UcvProduct, ucv_product_unref)
 

@@ -6,16 +6,16 @@
 G_BEGIN_DECLS
 
 typedef struct {
-	const gchar *name;	  /* ucloud-<jobid>-<rank> */
-	const gchar *title;	  /* one line for `virsh list --title` */
+	const gchar *name;        /* ucloud-<jobid>-<rank> */
+	const gchar *title;       /* one line for `virsh list --title` */
 	const gchar *domain_type; /* kvm | qemu */
 	guint vcpus;
 	guint64 memory_mib;
-	const gchar *disk_path;	  /* the job's overlay */
+	const gchar *disk_path;   /* the job's overlay */
 	const gchar *disk_format; /* qcow2 */
 	const gchar *console_log; /* serial console log file (append) */
 	const gchar *vnc_socket;  /* unix socket path for VNC */
-	const gchar *network;	  /* libvirt network name; NULL or "" = no NIC */
+	const gchar *network;     /* libvirt network name; NULL or "" = no NIC */
 	/* <metadata> */
 	const gchar *job_id;
 	guint rank;
@@ -28,11 +28,9 @@ typedef struct {
 /* The namespace URI of the provider's <metadata> element. */
 #define UCV_DOMAIN_METADATA_URI "https://ucloud.dk/ucloud-virt/1"
 
-gchar *
-ucv_domain_xml_render(const UcvDomainSpec *spec, GError **error);
+gchar *ucv_domain_xml_render(const UcvDomainSpec *spec, GError **error);
 
 /* ucloud-<job_id>-<rank>; job ids are validated by the engine before this is used. */
-gchar *
-ucv_domain_name_for(const gchar *job_id, guint rank);
+gchar *ucv_domain_name_for(const gchar *job_id, guint rank);
 
 G_END_DECLS

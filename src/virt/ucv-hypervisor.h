@@ -11,12 +11,12 @@ G_DECLARE_FINAL_TYPE(UcvHypervisor, ucv_hypervisor, UCV, HYPERVISOR, GObject)
 
 /* What happened to a domain, folded from libvirt's (event, detail) pairs. */
 typedef enum {
-	UCV_DOMAIN_EVENT_STARTED,	   /* booted or restored */
-	UCV_DOMAIN_EVENT_SHUTDOWN,	   /* the guest powered off (or an admin's virsh shutdown) */
-	UCV_DOMAIN_EVENT_DESTROYED,	   /* stopped from outside (virsh destroy or our own destroy) */
-	UCV_DOMAIN_EVENT_CRASHED,	   /* the guest panicked or QEMU died */
-	UCV_DOMAIN_EVENT_FAILED,	   /* libvirt reports a failure to run */
-	UCV_DOMAIN_EVENT_SAVED,		   /* stopped into a managed-save image */
+	UCV_DOMAIN_EVENT_STARTED,   /* booted or restored */
+	UCV_DOMAIN_EVENT_SHUTDOWN,  /* the guest powered off (or an admin's virsh shutdown) */
+	UCV_DOMAIN_EVENT_DESTROYED, /* stopped from outside (virsh destroy or our own destroy) */
+	UCV_DOMAIN_EVENT_CRASHED,   /* the guest panicked or QEMU died */
+	UCV_DOMAIN_EVENT_FAILED,    /* libvirt reports a failure to run */
+	UCV_DOMAIN_EVENT_SAVED,     /* stopped into a managed-save image */
 	UCV_DOMAIN_EVENT_UNDEFINED,
 	UCV_DOMAIN_EVENT_OTHER,
 } UcvDomainEvent;
@@ -30,13 +30,11 @@ typedef struct {
 	gboolean has_managed_save;
 } UcvDomainInfo;
 
-void
-ucv_domain_info_free(UcvDomainInfo *info);
+void ucv_domain_info_free(UcvDomainInfo *info);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(UcvDomainInfo, ucv_domain_info_free)
 
 /* Folds libvirt's (virDomainEventType, detail) pair. */
-UcvDomainEvent
-ucv_domain_event_from_libvirt(int event, int detail);
+UcvDomainEvent ucv_domain_event_from_libvirt(int event, int detail);
 
 /* Signals:
  *   "domain-event" (const gchar *domain_name, UcvDomainEvent event as gint) — on the main
@@ -44,48 +42,39 @@ ucv_domain_event_from_libvirt(int event, int detail);
  *   "connected"    () — after the first connect and after every reconnect; the engine resyncs
  *   "disconnected" () — libvirtd went away; reconnects with backoff follow */
 
-UcvHypervisor *
-ucv_hypervisor_new(const gchar *uri);
+UcvHypervisor *ucv_hypervisor_new(const gchar *uri);
 /* Connects once, synchronously (the daemon refuses to start if this fails). */
-gboolean
-ucv_hypervisor_connect(UcvHypervisor *self, GError **error);
-gboolean
-ucv_hypervisor_is_connected(UcvHypervisor *self);
+gboolean ucv_hypervisor_connect(UcvHypervisor *self, GError **error);
+gboolean ucv_hypervisor_is_connected(UcvHypervisor *self);
 /* The current connection (borrowed, main thread only; NULL while disconnected). Take
  * virConnectRef() to keep it beyond the current main-loop iteration. */
-virConnectPtr
-ucv_hypervisor_get_connection(UcvHypervisor *self);
+virConnectPtr ucv_hypervisor_get_connection(UcvHypervisor *self);
 
 /* Defines the domain persistently and starts it (worker thread). */
-void
-ucv_hypervisor_start_domain_async(UcvHypervisor *self, const gchar *xml, GCancellable *cancellable,
-				  GAsyncReadyCallback callback, gpointer user_data);
-gboolean
-ucv_hypervisor_start_domain_finish(UcvHypervisor *self, GAsyncResult *res, GError **error);
+void ucv_hypervisor_start_domain_async(UcvHypervisor *self, const gchar *xml,
+				       GCancellable *cancellable, GAsyncReadyCallback callback,
+				       gpointer user_data);
+gboolean ucv_hypervisor_start_domain_finish(UcvHypervisor *self, GAsyncResult *res, GError **error);
 
 /* Destroys (if running) and undefines a domain with its managed-save image (worker thread).
  * A domain that does not exist is not an error. */
-void
-ucv_hypervisor_remove_domain_async(UcvHypervisor *self, const gchar *name,
-				   GCancellable *cancellable, GAsyncReadyCallback callback,
-				   gpointer user_data);
-gboolean
-ucv_hypervisor_remove_domain_finish(UcvHypervisor *self, GAsyncResult *res, GError **error);
+void ucv_hypervisor_remove_domain_async(UcvHypervisor *self, const gchar *name,
+					GCancellable *cancellable, GAsyncReadyCallback callback,
+					gpointer user_data);
+gboolean ucv_hypervisor_remove_domain_finish(UcvHypervisor *self, GAsyncResult *res,
+					     GError **error);
 
 /* Every domain (running or not) that carries the provider's metadata: GPtrArray of UcvDomainInfo.
  * Safe from any thread; blocks on libvirt. */
-GPtrArray *
-ucv_hypervisor_list_domains(UcvHypervisor *self, GError **error);
+GPtrArray *ucv_hypervisor_list_domains(UcvHypervisor *self, GError **error);
 /* The same in a worker thread. */
-void
-ucv_hypervisor_list_domains_async(UcvHypervisor *self, GCancellable *cancellable,
-				  GAsyncReadyCallback callback, gpointer user_data);
-GPtrArray *
-ucv_hypervisor_list_domains_finish(UcvHypervisor *self, GAsyncResult *res, GError **error);
+void ucv_hypervisor_list_domains_async(UcvHypervisor *self, GCancellable *cancellable,
+				       GAsyncReadyCallback callback, gpointer user_data);
+GPtrArray *ucv_hypervisor_list_domains_finish(UcvHypervisor *self, GAsyncResult *res,
+					      GError **error);
 
 /* Looks one domain up; returns NULL without error when it does not exist. A domain without
  * (readable) provider metadata is returned with job_id NULL. */
-UcvDomainInfo *
-ucv_hypervisor_lookup_domain(UcvHypervisor *self, const gchar *name, GError **error);
+UcvDomainInfo *ucv_hypervisor_lookup_domain(UcvHypervisor *self, const gchar *name, GError **error);
 
 G_END_DECLS

@@ -1,0 +1,140 @@
+/* Benchmarks of job creation: the provider against bare libvirt, and the API's answer time. */
+#include "config.h"
+
+#include <glib/gstdio.h>
+
+#include "ucv-harness.h"
+
+#define ROUNDS 5
+#define LATENCY_REQUESTS 200
+
+static gint
+compare_doubles(gconstpointer a, gconstpointer b)
+{
+	gdouble x = *(const gdouble *)a;
+	gdouble y = *(const gdouble *)b;
+
+	return (x > y) - (x < y);
+}
+
+static gdouble
+percentile(GArray *values, gdouble p)
+{
+	guint index;
+
+	g_array_sort(values, compare_doubles);
+	index = (guint)(p * (values->len - 1) + 0.5);
+	return g_array_index(values, gdouble, index);
+}
+
+static gdouble
+seconds_since(gint64 start_us)
+{
+	return (g_get_monotonic_time() - start_us) / (gdouble)G_USEC_PER_SEC;
+}
+
+/* create request → RUNNING received by the fake Core; returns the domain XML it ran. */
+static gchar *
+provider_round(UcvHarness *h, gdouble *elapsed)
+{
+	g_autofree gchar *job_id = ucv_harness_new_job_id();
+	g_autofree gchar *name = g_strdup_printf("ucloud-%s-0", job_id);
+	gint64 start = g_get_monotonic_time();
+	virDomainPtr domain;
+	gchar *xml;
+
+	ucv_harness_create_job(h, job_id, 1);
+	g_free(ucv_harness_wait_state(h, job_id, "RUNNING", 120));
+	*elapsed = seconds_since(start);
+	domain = virDomainLookupByName(h->conn, name);
+	g_assert_nonnull(domain);
+	xml = virDomainGetXMLDesc(domain, VIR_DOMAIN_XML_INACTIVE);
+	virDomainFree(domain);
+	ucv_harness_terminate_job(h, job_id);
+	g_free(ucv_harness_wait_state(h, job_id, "SUCCESS", 60));
+	return xml;
+}
+
+/* The same domain started directly: fresh overlay (as the provider makes), virDomainCreateXML. */
+static gdouble
+bare_round(UcvHarness *h, const gchar *provider_xml, guint round)
+{
+	g_autofree gchar *name = g_strdup_printf("bench-bare-%u", round);
+	g_autofree gchar *disk = g_strdup_printf("%s/bare-%u.qcow2", h->dir, round);
+	g_autofree gchar *base = g_build_filename(h->image_dir, "ucv-test-guest.qcow2", NULL);
+	g_autofree gchar *cmd = NULL;
+	g_autoptr(GRegex) name_re = g_regex_new("<name>[^<]*</name>", 0, 0, NULL);
+	g_autoptr(GRegex) disk_re = g_regex_new("<source file='[^']*'", 0, 0, NULL);
+	g_autofree gchar *renamed = NULL;
+	g_autofree gchar *xml = NULL;
+	g_autofree gchar *name_tag = g_strdup_printf("<name>%s</name>", name);
+	g_autofree gchar *disk_tag = g_strdup_printf("<source file='%s'", disk);
+	gint64 start;
+	gdouble elapsed;
+	virDomainPtr domain;
+
+	renamed = g_regex_replace_literal(name_re, provider_xml, -1, 0, name_tag, 0, NULL);
+	xml = g_regex_replace_literal(disk_re, renamed, -1, 0, disk_tag, 0, NULL);
+	start = g_get_monotonic_time();
+	cmd = g_strdup_printf("qemu-img create -q -f qcow2 -F qcow2 -b %s %s", base, disk);
+	g_assert_true(g_spawn_command_line_sync(cmd, NULL, NULL, NULL, NULL));
+	domain = virDomainCreateXML(h->conn, xml, 0);
+	elapsed = seconds_since(start);
+	g_assert_nonnull(domain);
+	virDomainDestroy(domain);
+	virDomainFree(domain);
+	g_unlink(disk);
+	return elapsed;
+}
+
+static void
+bench_create_to_running(void)
+{
+	g_autoptr(UcvHarness) h = ucv_harness_new();
+	g_autoptr(GArray) provider = g_array_new(FALSE, FALSE, sizeof(gdouble));
+	g_autoptr(GArray) bare = g_array_new(FALSE, FALSE, sizeof(gdouble));
+	gdouble p50_provider, p50_bare;
+
+	/* rounds alternate, so drift on a shared machine hits both sides alike */
+	for (guint round = 0; round < ROUNDS; round++) {
+		gdouble elapsed = 0;
+		g_autofree gchar *xml = provider_round(h, &elapsed);
+		g_array_append_val(provider, elapsed);
+		elapsed = bare_round(h, xml, round);
+		g_array_append_val(bare, elapsed);
+	}
+	p50_provider = percentile(provider, 0.5);
+	p50_bare = percentile(bare, 0.5);
+	g_print("create -> RUNNING at Core, median of %u: provider %.3f s, bare "
+		"virDomainCreateXML %.3f s, ratio %.2f\n",
+		ROUNDS, p50_provider, p50_bare, p50_provider / p50_bare);
+}
+
+static void
+bench_create_latency(void)
+{
+	g_autoptr(UcvHarness) h = ucv_harness_new_for("test:///default");
+	g_autoptr(GArray) latencies = g_array_new(FALSE, FALSE, sizeof(gdouble));
+
+	for (guint i = 0; i < LATENCY_REQUESTS; i++) {
+		g_autofree gchar *job_id = ucv_harness_new_job_id();
+		gint64 start = g_get_monotonic_time();
+		gdouble ms;
+
+		ucv_harness_create_job(h, job_id, 1);
+		ms = seconds_since(start) * 1000.0;
+		g_array_append_val(latencies, ms);
+	}
+	g_print("create request -> response over %u requests (libvirt test driver): p50 %.2f ms, "
+		"p99 %.2f ms\n",
+		LATENCY_REQUESTS, percentile(latencies, 0.5), percentile(latencies, 0.99));
+}
+
+int
+main(int argc, char **argv)
+{
+	g_test_init(&argc, &argv, NULL);
+	g_test_add_func("/bench/create-to-running", bench_create_to_running);
+	g_test_add_func("/bench/create-latency", bench_create_latency);
+	return g_test_run();
+}

@@ -1,0 +1,201 @@
+/* A VM job end to end: real guests on the private libvirtd, a fake Core recording updates. */
+#include "config.h"
+
+#include <glib/gstdio.h>
+
+#include "ucv-harness.h"
+
+#define GUEST_MARKER "ucloud-virt-guest: ready"
+#define BOOT_TIMEOUT_S 120
+
+/* Create → boot → RUNNING → terminate → everything gone → SUCCESS, in that order. */
+static void
+test_round_trip(void)
+{
+	g_autoptr(UcvHarness) h = ucv_harness_new();
+	g_autofree gchar *job_id = ucv_harness_new_job_id();
+	g_autofree gchar *disk = ucv_harness_disk_path(h, job_id, 0);
+	g_autofree gchar *states = NULL;
+
+	ucv_harness_create_job(h, job_id, 1);
+	ucv_harness_wait_console(h, job_id, 0, GUEST_MARKER, BOOT_TIMEOUT_S);
+	g_free(ucv_harness_wait_state(h, job_id, "RUNNING", 30));
+	g_assert_true(ucv_harness_domain_is_active(h, job_id, 0));
+	g_assert_true(g_file_test(disk, G_FILE_TEST_EXISTS));
+
+	ucv_harness_terminate_job(h, job_id);
+	g_free(ucv_harness_wait_state(h, job_id, "SUCCESS", 60));
+	g_assert_false(ucv_harness_domain_exists(h, job_id, 0));
+	g_assert_false(g_file_test(disk, G_FILE_TEST_EXISTS));
+
+	/* terminating again, and terminating a job never seen, are fine */
+	ucv_harness_terminate_job(h, job_id);
+	ucv_harness_terminate_job(h, "424242");
+	ucv_harness_spin(500);
+	states = ucv_harness_states_of(h, job_id);
+	g_assert_cmpstr(states, ==, "RUNNING,SUCCESS");
+}
+
+/* Core is down when the machine starts: RUNNING arrives, in order, once Core is back. */
+static void
+test_core_down(void)
+{
+	g_autoptr(UcvHarness) h = ucv_harness_new();
+	g_autofree gchar *job_id = ucv_harness_new_job_id();
+	g_autofree gchar *states = NULL;
+
+	g_autoptr(GPtrArray) updates = NULL;
+
+	g_assert_true(ucv_fake_core_set_down(h->core, TRUE, NULL));
+	ucv_harness_create_job(h, job_id, 1);
+	ucv_harness_wait_console(h, job_id, 0, GUEST_MARKER, BOOT_TIMEOUT_S);
+	ucv_harness_terminate_job(h, job_id);
+	for (guint i = 0; i < 100 && ucv_harness_domain_exists(h, job_id, 0); i++)
+		ucv_harness_spin(100);
+	g_assert_false(ucv_harness_domain_exists(h, job_id, 0));
+	updates = ucv_fake_core_get_updates(h->core, NULL);
+	g_assert_cmpuint(updates->len, ==, 0);
+
+	g_assert_true(ucv_fake_core_set_down(h->core, FALSE, NULL));
+	g_free(ucv_harness_wait_state(h, job_id, "SUCCESS", 90));
+	states = ucv_harness_states_of(h, job_id);
+	g_assert_cmpstr(states, ==, "RUNNING,SUCCESS");
+}
+
+/* The daemon is SIGKILLed while a job runs: after a restart it still knows the job. */
+static void
+test_daemon_killed(void)
+{
+	g_autoptr(UcvHarness) h = ucv_harness_new();
+	g_autofree gchar *job_id = ucv_harness_new_job_id();
+	g_autofree gchar *disk = ucv_harness_disk_path(h, job_id, 0);
+
+	ucv_harness_create_job(h, job_id, 1);
+	g_free(ucv_harness_wait_state(h, job_id, "RUNNING", BOOT_TIMEOUT_S));
+	ucv_harness_kill_daemon(h, TRUE);
+	g_assert_true(ucv_harness_domain_is_active(h, job_id, 0));
+
+	ucv_harness_start_daemon(h);
+	ucv_harness_spin(1000);
+	/* the restart neither reported anything new nor touched the machine */
+	g_assert_true(ucv_harness_domain_is_active(h, job_id, 0));
+	g_assert_cmpstr(ucv_harness_states_of(h, job_id), ==, "RUNNING");
+
+	ucv_harness_terminate_job(h, job_id);
+	g_free(ucv_harness_wait_state(h, job_id, "SUCCESS", 60));
+	g_assert_false(ucv_harness_domain_exists(h, job_id, 0));
+	g_assert_false(g_file_test(disk, G_FILE_TEST_EXISTS));
+}
+
+/* A clean SIGTERM leaves running machines alone; the next start picks them up. */
+static void
+test_daemon_stopped_cleanly(void)
+{
+	g_autoptr(UcvHarness) h = ucv_harness_new();
+	g_autofree gchar *job_id = ucv_harness_new_job_id();
+
+	ucv_harness_create_job(h, job_id, 1);
+	g_free(ucv_harness_wait_state(h, job_id, "RUNNING", BOOT_TIMEOUT_S));
+	ucv_harness_kill_daemon(h, FALSE);
+	g_assert_true(ucv_harness_domain_is_active(h, job_id, 0));
+	ucv_harness_start_daemon(h);
+	ucv_harness_terminate_job(h, job_id);
+	g_free(ucv_harness_wait_state(h, job_id, "SUCCESS", 60));
+}
+
+/* An admin's `virsh destroy`: SUCCESS with a status that says it happened outside UCloud. */
+static void
+test_admin_destroy(void)
+{
+	g_autoptr(UcvHarness) h = ucv_harness_new();
+	g_autofree gchar *job_id = ucv_harness_new_job_id();
+	g_autofree gchar *name = g_strdup_printf("ucloud-%s-0", job_id);
+	g_autofree gchar *status = NULL;
+	virDomainPtr domain;
+
+	ucv_harness_create_job(h, job_id, 1);
+	g_free(ucv_harness_wait_state(h, job_id, "RUNNING", BOOT_TIMEOUT_S));
+	domain = virDomainLookupByName(h->conn, name);
+	g_assert_nonnull(domain);
+	g_assert_cmpint(virDomainDestroy(domain), ==, 0);
+	virDomainFree(domain);
+
+	status = ucv_harness_wait_state(h, job_id, "SUCCESS", 60);
+	g_assert_nonnull(strstr(status, "outside UCloud"));
+	for (guint i = 0; i < 50 && ucv_harness_domain_exists(h, job_id, 0); i++)
+		ucv_harness_spin(100);
+	g_assert_false(ucv_harness_domain_exists(h, job_id, 0));
+}
+
+/* The machine vanished while the daemon was away: FAILURE on the next start. */
+static void
+test_domain_vanished(void)
+{
+	g_autoptr(UcvHarness) h = ucv_harness_new();
+	g_autofree gchar *job_id = ucv_harness_new_job_id();
+	g_autofree gchar *name = g_strdup_printf("ucloud-%s-0", job_id);
+	g_autofree gchar *status = NULL;
+	virDomainPtr domain;
+
+	ucv_harness_create_job(h, job_id, 1);
+	g_free(ucv_harness_wait_state(h, job_id, "RUNNING", BOOT_TIMEOUT_S));
+	ucv_harness_kill_daemon(h, TRUE);
+	domain = virDomainLookupByName(h->conn, name);
+	g_assert_nonnull(domain);
+	virDomainDestroy(domain);
+	virDomainUndefine(domain);
+	virDomainFree(domain);
+
+	ucv_harness_start_daemon(h);
+	status = ucv_harness_wait_state(h, job_id, "FAILURE", 30);
+	g_assert_nonnull(strstr(status, "disappeared"));
+}
+
+/* A bad image: FAILURE with a readable status, nothing left behind. */
+static void
+test_bad_image(void)
+{
+	g_autoptr(UcvHarness) h = ucv_harness_new();
+	g_autofree gchar *job_id = ucv_harness_new_job_id();
+	g_autofree gchar *broken = g_build_filename(h->image_dir, "ucv-test-guest.qcow2", NULL);
+	g_autofree gchar *status = NULL;
+
+	/* replace the guest with a qcow2 whose header is garbage after the magic */
+	g_assert_cmpint(g_unlink(broken), ==, 0);
+	g_assert_true(g_file_set_contents(broken, "QFI\xfb garbage, not a disk", -1, NULL));
+	ucv_harness_create_job(h, job_id, 1);
+	status = ucv_harness_wait_state(h, job_id, "FAILURE", 60);
+	g_assert_nonnull(strstr(status, "disk"));
+	g_assert_false(ucv_harness_domain_exists(h, job_id, 0));
+}
+
+/* An image the site does not have: FAILURE that names it. */
+static void
+test_missing_image(void)
+{
+	g_autoptr(UcvHarness) h = ucv_harness_new();
+	g_autofree gchar *job_id = ucv_harness_new_job_id();
+	g_autofree gchar *image = g_build_filename(h->image_dir, "ucv-test-guest.qcow2", NULL);
+	g_autofree gchar *status = NULL;
+
+	g_assert_cmpint(g_unlink(image), ==, 0);
+	ucv_harness_create_job(h, job_id, 1);
+	status = ucv_harness_wait_state(h, job_id, "FAILURE", 60);
+	g_assert_nonnull(strstr(status, "ucv-test-guest"));
+	g_assert_false(ucv_harness_domain_exists(h, job_id, 0));
+}
+
+int
+main(int argc, char **argv)
+{
+	g_test_init(&argc, &argv, NULL);
+	g_test_add_func("/vm/round-trip", test_round_trip);
+	g_test_add_func("/vm/core-down", test_core_down);
+	g_test_add_func("/vm/daemon-killed", test_daemon_killed);
+	g_test_add_func("/vm/daemon-stopped-cleanly", test_daemon_stopped_cleanly);
+	g_test_add_func("/vm/admin-destroy", test_admin_destroy);
+	g_test_add_func("/vm/domain-vanished", test_domain_vanished);
+	g_test_add_func("/vm/bad-image", test_bad_image);
+	g_test_add_func("/vm/missing-image", test_missing_image);
+	return g_test_run();
+}

@@ -1,0 +1,445 @@
+/* Integration harness: a fake Core in this process, ucloud-virt as a child, the private libvirtd. */
+#include "config.h"
+
+#include "ucv-harness.h"
+
+#include <gio/gio.h>
+#include <glib/gstdio.h>
+#include <libsoup/soup.h>
+#include <signal.h>
+
+static const gchar *products_json =
+	"[{\"type\":\"compute\",\"name\":\"test-vm\",\"category\":{\"name\":\"test-vm\","
+	"\"provider\":\"test\",\"productType\":\"COMPUTE\",\"accountingFrequency\":"
+	"\"PERIODIC_MINUTE\"},\"description\":\"1 vCPU, 1 GiB\",\"price\":1,\"cpu\":1,"
+	"\"memoryInGigs\":1,\"gpu\":0}]";
+
+static guint
+free_port(void)
+{
+	g_autoptr(GSocket) socket = NULL;
+	g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback(G_SOCKET_FAMILY_IPV4);
+	g_autoptr(GSocketAddress) address = g_inet_socket_address_new(loopback, 0);
+	g_autoptr(GSocketAddress) bound = NULL;
+	g_autoptr(GError) error = NULL;
+
+	socket = g_socket_new(G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP,
+			      &error);
+	g_assert_no_error(error);
+	g_socket_bind(socket, address, TRUE, &error);
+	g_assert_no_error(error);
+	bound = g_socket_get_local_address(socket, &error);
+	g_assert_no_error(error);
+	return g_inet_socket_address_get_port(G_INET_SOCKET_ADDRESS(bound));
+}
+
+static void
+write_file(const gchar *path, const gchar *contents)
+{
+	g_autoptr(GError) error = NULL;
+
+	g_file_set_contents(path, contents, -1, &error);
+	g_assert_no_error(error);
+}
+
+static void
+write_config(UcvHarness *self)
+{
+	g_autofree gchar *products = g_build_filename(self->dir, "products.json", NULL);
+	g_autofree gchar *core_dir = g_build_filename(self->dir, "core", NULL);
+	g_autofree gchar *config = NULL;
+
+	write_file(products, products_json);
+	config = g_strdup_printf("[provider]\nid = test\npublic-url = %s\n"
+				 "[ucloud]\nurl = %s\n"
+				 "refresh-token-file = %s/refresh-token\n"
+				 "public-key-file = %s/ucloud-public-key\n"
+				 "accounting = none\n"
+				 "[http]\nlisten = 127.0.0.1:%u\nmax-body-size = 65536\n"
+				 "[libvirt]\nuri = %s\ndomain-type = qemu\n"
+				 "[storage]\nstate-dir = %s\nimage-dir = %s\n"
+				 "[products]\nfile = %s\n",
+				 self->base_url, ucv_fake_core_get_url(self->core), core_dir,
+				 core_dir, self->port, self->libvirt_uri, self->state_dir,
+				 self->image_dir, products);
+	write_file(self->config_path, config);
+}
+
+static void
+link_guest_image(UcvHarness *self)
+{
+	const gchar *guest = g_getenv("UCV_TEST_GUEST_IMAGE");
+	g_autofree gchar *link = g_build_filename(self->image_dir, "ucv-test-guest.qcow2", NULL);
+
+	if (guest == NULL || !g_file_test(guest, G_FILE_TEST_EXISTS))
+		g_error("UCV_TEST_GUEST_IMAGE must name the test guest (tools/run-tests.sh sets it)");
+	g_assert_cmpint(g_mkdir_with_parents(self->image_dir, 0755), ==, 0);
+	g_assert_cmpint(symlink(guest, link), ==, 0);
+}
+
+static void
+ignore_libvirt_error(void *user_data, virErrorPtr error)
+{
+}
+
+UcvHarness *
+ucv_harness_new(void)
+{
+	const gchar *uri = g_getenv("UCV_TEST_LIBVIRT_URI");
+
+	if (uri == NULL)
+		g_error("UCV_TEST_LIBVIRT_URI must name the private libvirtd "
+			"(tools/run-tests.sh sets it)");
+	return ucv_harness_new_for(uri);
+}
+
+UcvHarness *
+ucv_harness_new_for(const gchar *libvirt_uri)
+{
+	UcvHarness *self = g_new0(UcvHarness, 1);
+	g_autoptr(GError) error = NULL;
+	g_autofree gchar *core_dir = NULL;
+
+	virSetErrorFunc(NULL, ignore_libvirt_error);
+	self->libvirt_uri = g_strdup(libvirt_uri);
+	self->dir = g_dir_make_tmp("ucv-it-XXXXXX", &error);
+	g_assert_no_error(error);
+	self->config_path = g_build_filename(self->dir, "ucloud-virt.conf", NULL);
+	self->state_dir = g_build_filename(self->dir, "state", NULL);
+	self->image_dir = g_build_filename(self->dir, "images", NULL);
+	core_dir = g_build_filename(self->dir, "core", NULL);
+	g_assert_cmpint(g_mkdir_with_parents(core_dir, 0700), ==, 0);
+	link_guest_image(self);
+
+	self->core = ucv_fake_core_new(core_dir, &error);
+	g_assert_no_error(error);
+	ucv_fake_core_set_provider_id(self->core, "test");
+	ucv_fake_core_listen(self->core, 0, &error);
+	g_assert_no_error(error);
+	self->port = free_port();
+	self->base_url = g_strdup_printf("http://127.0.0.1:%u", self->port);
+	self->session = soup_session_new();
+	self->conn = virConnectOpen(self->libvirt_uri);
+	g_assert_nonnull(self->conn);
+	write_config(self);
+	ucv_harness_start_daemon(self);
+	return self;
+}
+
+static gboolean
+daemon_answers(UcvHarness *self)
+{
+	g_autoptr(SoupMessage) msg = NULL;
+	g_autoptr(GBytes) body = NULL;
+	g_autofree gchar *url =
+		g_strdup_printf("%s/ucloud/test/integration/retrieveManifest", self->base_url);
+
+	msg = soup_message_new("GET", url);
+	body = soup_session_send_and_read(self->session, msg, NULL, NULL);
+	return body != NULL && soup_message_get_status(msg) != 0;
+}
+
+void
+ucv_harness_start_daemon(UcvHarness *self)
+{
+	g_autoptr(GError) error = NULL;
+	g_autofree gchar *binary =
+		g_build_filename(g_getenv("UCV_BUILD_ROOT"), "ucloud-virt", NULL);
+	g_autofree gchar *log = g_build_filename(self->dir, "daemon.log", NULL);
+	g_autoptr(GSubprocessLauncher) launcher =
+		g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_STDIN_INHERIT);
+
+	/* the daemon's log appends across restarts, so a failure shows the whole story */
+	g_subprocess_launcher_set_stderr_file_path(launcher, log);
+	g_subprocess_launcher_set_stdout_file_path(launcher, log);
+	self->daemon = g_subprocess_launcher_spawn(launcher, &error, binary, "--config",
+						   self->config_path, "-vv", NULL);
+	g_assert_no_error(error);
+	for (guint i = 0; i < 200; i++) {
+		if (daemon_answers(self))
+			return;
+		g_assert_nonnull(g_subprocess_get_identifier(self->daemon)); /* still running */
+		ucv_harness_spin(50);
+	}
+	g_error("ucloud-virt did not answer within 10 s; see %s", log);
+}
+
+void
+ucv_harness_kill_daemon(UcvHarness *self, gboolean hard)
+{
+	g_autoptr(GError) error = NULL;
+
+	if (self->daemon == NULL)
+		return;
+	g_subprocess_send_signal(self->daemon, hard ? SIGKILL : SIGTERM);
+	g_subprocess_wait(self->daemon, NULL, &error);
+	g_assert_no_error(error);
+	if (!hard)
+		g_assert_cmpint(g_subprocess_get_exit_status(self->daemon), ==, 0);
+	g_clear_object(&self->daemon);
+}
+
+static void
+destroy_leftover_domains(UcvHarness *self)
+{
+	virDomainPtr *domains = NULL;
+	int n = virConnectListAllDomains(self->conn, &domains, 0);
+
+	for (int i = 0; i < n; i++) {
+		if (g_str_has_prefix(virDomainGetName(domains[i]), "ucloud-")) {
+			virDomainDestroy(domains[i]);
+			virDomainUndefineFlags(domains[i], VIR_DOMAIN_UNDEFINE_MANAGED_SAVE);
+		}
+		virDomainFree(domains[i]);
+	}
+	free(domains);
+}
+
+void
+ucv_harness_free(UcvHarness *self)
+{
+	ucv_harness_kill_daemon(self, TRUE);
+	if (self->conn != NULL) {
+		destroy_leftover_domains(self);
+		virConnectClose(self->conn);
+	}
+	g_clear_object(&self->session);
+	g_clear_object(&self->core);
+	if (g_getenv("UCV_TEST_KEEP") == NULL && self->dir != NULL) {
+		g_autofree gchar *cmd = g_strdup_printf("rm -rf '%s'", self->dir);
+		g_assert_true(g_spawn_command_line_sync(cmd, NULL, NULL, NULL, NULL));
+	}
+	g_free(self->dir);
+	g_free(self->config_path);
+	g_free(self->state_dir);
+	g_free(self->image_dir);
+	g_free(self->libvirt_uri);
+	g_free(self->base_url);
+	g_free(self);
+}
+
+static void
+on_sent(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+	GBytes **body = user_data;
+	g_autoptr(GError) error = NULL;
+
+	*body = soup_session_send_and_read_finish(SOUP_SESSION(source), res, &error);
+	g_assert_no_error(error);
+}
+
+JsonNode *
+ucv_harness_call(UcvHarness *self, const gchar *method, const gchar *path, const gchar *body,
+		 guint *status)
+{
+	g_autofree gchar *url = g_strconcat(self->base_url, path, NULL);
+	g_autoptr(SoupMessage) msg = soup_message_new(method, url);
+	g_autofree gchar *token = ucv_fake_core_mint_core_token(self->core);
+	g_autofree gchar *bearer = g_strdup_printf("Bearer %s", token);
+	g_autoptr(GBytes) reply = NULL;
+	g_autoptr(JsonParser) parser = json_parser_new();
+	gsize len = 0;
+	const gchar *data;
+
+	soup_message_headers_append(soup_message_get_request_headers(msg), "Authorization",
+				    bearer);
+	if (body != NULL) {
+		g_autoptr(GBytes) bytes = g_bytes_new(body, strlen(body));
+		soup_message_set_request_body_from_bytes(msg, NULL, bytes);
+	}
+	/* async, so the fake Core in this process keeps answering meanwhile */
+	soup_session_send_and_read_async(self->session, msg, G_PRIORITY_DEFAULT, NULL, on_sent,
+					 &reply);
+	while (reply == NULL)
+		g_main_context_iteration(NULL, TRUE);
+	*status = soup_message_get_status(msg);
+	data = g_bytes_get_data(reply, &len);
+	if (len == 0 || !json_parser_load_from_data(parser, data, len, NULL))
+		return NULL;
+	return json_node_copy(json_parser_get_root(parser));
+}
+
+gchar *
+ucv_harness_new_job_id(void)
+{
+	static guint counter = 0;
+
+	return g_strdup_printf("%u%03u", (guint)g_random_int_range(10000, 99999), ++counter);
+}
+
+gchar *
+ucv_harness_vm_job_json(const gchar *job_id, guint replicas)
+{
+	return g_strdup_printf(
+		"{\"id\":\"%s\",\"createdAt\":1700000000000,"
+		"\"owner\":{\"createdBy\":\"tester#1234\",\"project\":null},"
+		"\"permissions\":null,\"providerGeneratedId\":null,\"updates\":[],"
+		"\"specification\":{\"product\":{\"id\":\"test-vm\",\"category\":\"test-vm\","
+		"\"provider\":\"test\"},\"application\":{\"name\":\"test-guest\",\"version\":\"1\"},"
+		"\"name\":\"integration test\",\"hostname\":null,\"replicas\":%u,"
+		"\"allowDuplicateJob\":true,\"parameters\":{\"ucMetricSampleRate\":{\"type\":\"text\","
+		"\"value\":\"1\"}},\"resources\":null,\"timeAllocation\":null,\"openedFile\":null,"
+		"\"restartOnExit\":null,\"sshEnabled\":false,\"labels\":{}},"
+		"\"status\":{\"state\":\"IN_QUEUE\",\"jobParametersJson\":null,\"startedAt\":null,"
+		"\"expiresAt\":null,\"resolvedApplication\":{\"metadata\":{\"name\":\"test-guest\","
+		"\"version\":\"1\",\"title\":\"Test guest\"},\"invocation\":{\"tool\":{\"name\":"
+		"\"test-guest\",\"version\":\"1\",\"tool\":{\"description\":{\"backend\":"
+		"\"VIRTUAL_MACHINE\",\"image\":\"ucv-test-guest\"}}},\"invocation\":[],"
+		"\"parameters\":[],\"applicationType\":\"BATCH\"}},\"resolvedProduct\":{\"name\":"
+		"\"test-vm\",\"category\":{\"name\":\"test-vm\",\"provider\":\"test\"},\"cpu\":1,"
+		"\"memoryInGigs\":1,\"gpu\":0},\"resolvedSupport\":null,\"allowRestart\":false},"
+		"\"output\":null}",
+		job_id, replicas);
+}
+
+static void
+call_bulk(UcvHarness *self, const gchar *path, const gchar *item)
+{
+	g_autofree gchar *body = g_strdup_printf("{\"items\":[%s]}", item);
+	g_autoptr(JsonNode) reply = NULL;
+	guint status = 0;
+
+	reply = ucv_harness_call(self, "POST", path, body, &status);
+	g_assert_cmpuint(status, ==, 200);
+	g_assert_nonnull(reply);
+}
+
+void
+ucv_harness_create_job(UcvHarness *self, const gchar *job_id, guint replicas)
+{
+	g_autofree gchar *job = ucv_harness_vm_job_json(job_id, replicas);
+
+	call_bulk(self, "/ucloud/test/jobs", job);
+}
+
+void
+ucv_harness_terminate_job(UcvHarness *self, const gchar *job_id)
+{
+	g_autofree gchar *job = ucv_harness_vm_job_json(job_id, 1);
+
+	call_bulk(self, "/ucloud/test/jobs/terminate", job);
+}
+
+static gboolean
+on_timeout(gpointer user_data)
+{
+	gboolean *expired = user_data;
+
+	*expired = TRUE;
+	return G_SOURCE_REMOVE;
+}
+
+void
+ucv_harness_spin(guint ms)
+{
+	gboolean expired = FALSE;
+
+	g_timeout_add(ms, on_timeout, &expired);
+	while (!expired)
+		g_main_context_iteration(NULL, TRUE);
+}
+
+static UcvFakeCoreUpdate *
+find_update(UcvHarness *self, const gchar *job_id, const gchar *state)
+{
+	g_autoptr(GPtrArray) updates = ucv_fake_core_get_updates(self->core, job_id);
+
+	for (guint i = 0; i < updates->len; i++) {
+		UcvFakeCoreUpdate *update = g_ptr_array_index(updates, i);
+		if (g_strcmp0(update->state, state) == 0)
+			return ucv_fake_core_update_copy(update);
+	}
+	return NULL;
+}
+
+gchar *
+ucv_harness_wait_state(UcvHarness *self, const gchar *job_id, const gchar *state,
+		       guint timeout_s)
+{
+	gint64 deadline = g_get_monotonic_time() + (gint64)timeout_s * G_USEC_PER_SEC;
+
+	while (g_get_monotonic_time() < deadline) {
+		g_autoptr(UcvFakeCoreUpdate) update = find_update(self, job_id, state);
+		if (update != NULL)
+			return g_strdup(update->status);
+		ucv_harness_spin(50);
+	}
+	g_error("job %s did not reach %s within %u s (Core saw: %s); see %s/daemon.log", job_id,
+		state, timeout_s, ucv_harness_states_of(self, job_id), self->dir);
+	return NULL;
+}
+
+gchar *
+ucv_harness_disk_path(UcvHarness *self, const gchar *job_id, guint rank)
+{
+	g_autofree gchar *base = g_strdup_printf("disk-%u.qcow2", rank);
+
+	return g_build_filename(self->state_dir, "jobs", job_id, base, NULL);
+}
+
+void
+ucv_harness_wait_console(UcvHarness *self, const gchar *job_id, guint rank, const gchar *text,
+			 guint timeout_s)
+{
+	g_autofree gchar *base = g_strdup_printf("console-%u.log", rank);
+	g_autofree gchar *path = g_build_filename(self->state_dir, "jobs", job_id, base, NULL);
+	gint64 deadline = g_get_monotonic_time() + (gint64)timeout_s * G_USEC_PER_SEC;
+
+	while (g_get_monotonic_time() < deadline) {
+		g_autofree gchar *contents = NULL;
+		if (g_file_get_contents(path, &contents, NULL, NULL) &&
+		    strstr(contents, text) != NULL)
+			return;
+		ucv_harness_spin(100);
+	}
+	g_error("'%s' did not appear in %s within %u s", text, path, timeout_s);
+}
+
+static virDomainPtr
+lookup_domain(UcvHarness *self, const gchar *job_id, guint rank)
+{
+	g_autofree gchar *name = g_strdup_printf("ucloud-%s-%u", job_id, rank);
+
+	return virDomainLookupByName(self->conn, name);
+}
+
+gboolean
+ucv_harness_domain_exists(UcvHarness *self, const gchar *job_id, guint rank)
+{
+	virDomainPtr domain = lookup_domain(self, job_id, rank);
+
+	if (domain == NULL)
+		return FALSE;
+	virDomainFree(domain);
+	return TRUE;
+}
+
+gboolean
+ucv_harness_domain_is_active(UcvHarness *self, const gchar *job_id, guint rank)
+{
+	virDomainPtr domain = lookup_domain(self, job_id, rank);
+	gboolean active;
+
+	if (domain == NULL)
+		return FALSE;
+	active = virDomainIsActive(domain) == 1;
+	virDomainFree(domain);
+	return active;
+}
+
+gchar *
+ucv_harness_states_of(UcvHarness *self, const gchar *job_id)
+{
+	g_autoptr(GPtrArray) updates = ucv_fake_core_get_updates(self->core, job_id);
+	g_autoptr(GString) states = g_string_new(NULL);
+
+	for (guint i = 0; i < updates->len; i++) {
+		const UcvFakeCoreUpdate *update = g_ptr_array_index(updates, i);
+		if (update->state == NULL)
+			continue;
+		if (states->len > 0)
+			g_string_append_c(states, ',');
+		g_string_append(states, update->state);
+	}
+	return g_string_free(g_steal_pointer(&states), FALSE);
+}
