@@ -162,7 +162,7 @@ main(int argc, char **argv)
 	gboolean version = FALSE;
 	const GOptionEntry entries[] = {
 		{"config", 'c', 0, G_OPTION_ARG_FILENAME, &config_path,
-		 N_("Configuration file (default " UCV_DEFAULT_CONFIG_FILE ")"), "FILE"},
+		 N_("Configuration file to read instead of the default"), "FILE"},
 		{"verbose", 'v', G_OPTION_FLAG_NO_ARG, G_OPTION_ARG_CALLBACK, on_verbose,
 		 N_("Show more (repeat for debugging output)"), NULL},
 		{"version", 0, 0, G_OPTION_ARG_NONE, &version, N_("Print the version and exit"),

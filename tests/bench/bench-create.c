@@ -5,7 +5,7 @@
 
 #include "ucv-harness.h"
 
-#define ROUNDS 5
+#define ROUNDS           5
 #define LATENCY_REQUESTS 200
 
 static gint

@@ -5,7 +5,7 @@
 
 #include "ucv-harness.h"
 
-#define GUEST_MARKER "ucloud-virt-guest: ready"
+#define GUEST_MARKER   "ucloud-virt-guest: ready"
 #define BOOT_TIMEOUT_S 120
 
 /* Create → boot → RUNNING → terminate → everything gone → SUCCESS, in that order. */

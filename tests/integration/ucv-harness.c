@@ -1,4 +1,5 @@
-/* Integration harness: a fake Core in this process, ucloud-virt as a child, the private libvirtd. */
+/* Integration harness: a fake Core in this process, ucloud-virt as a child, the private libvirtd.
+ */
 #include "config.h"
 
 #include "ucv-harness.h"
@@ -72,7 +73,8 @@ link_guest_image(UcvHarness *self)
 	g_autofree gchar *link = g_build_filename(self->image_dir, "ucv-test-guest.qcow2", NULL);
 
 	if (guest == NULL || !g_file_test(guest, G_FILE_TEST_EXISTS))
-		g_error("UCV_TEST_GUEST_IMAGE must name the test guest (tools/run-tests.sh sets it)");
+		g_error("UCV_TEST_GUEST_IMAGE must name the test guest (tools/run-tests.sh sets "
+			"it)");
 	g_assert_cmpint(g_mkdir_with_parents(self->image_dir, 0755), ==, 0);
 	g_assert_cmpint(symlink(guest, link), ==, 0);
 }
@@ -241,8 +243,7 @@ ucv_harness_call(UcvHarness *self, const gchar *method, const gchar *path, const
 	gsize len = 0;
 	const gchar *data;
 
-	soup_message_headers_append(soup_message_get_request_headers(msg), "Authorization",
-				    bearer);
+	soup_message_headers_append(soup_message_get_request_headers(msg), "Authorization", bearer);
 	if (body != NULL) {
 		g_autoptr(GBytes) bytes = g_bytes_new(body, strlen(body));
 		soup_message_set_request_body_from_bytes(msg, NULL, bytes);
@@ -275,9 +276,11 @@ ucv_harness_vm_job_json(const gchar *job_id, guint replicas)
 		"\"owner\":{\"createdBy\":\"tester#1234\",\"project\":null},"
 		"\"permissions\":null,\"providerGeneratedId\":null,\"updates\":[],"
 		"\"specification\":{\"product\":{\"id\":\"test-vm\",\"category\":\"test-vm\","
-		"\"provider\":\"test\"},\"application\":{\"name\":\"test-guest\",\"version\":\"1\"},"
+		"\"provider\":\"test\"},\"application\":{\"name\":\"test-guest\",\"version\":\"1\"}"
+		","
 		"\"name\":\"integration test\",\"hostname\":null,\"replicas\":%u,"
-		"\"allowDuplicateJob\":true,\"parameters\":{\"ucMetricSampleRate\":{\"type\":\"text\","
+		"\"allowDuplicateJob\":true,\"parameters\":{\"ucMetricSampleRate\":{\"type\":"
+		"\"text\","
 		"\"value\":\"1\"}},\"resources\":null,\"timeAllocation\":null,\"openedFile\":null,"
 		"\"restartOnExit\":null,\"sshEnabled\":false,\"labels\":{}},"
 		"\"status\":{\"state\":\"IN_QUEUE\",\"jobParametersJson\":null,\"startedAt\":null,"
@@ -353,8 +356,7 @@ find_update(UcvHarness *self, const gchar *job_id, const gchar *state)
 }
 
 gchar *
-ucv_harness_wait_state(UcvHarness *self, const gchar *job_id, const gchar *state,
-		       guint timeout_s)
+ucv_harness_wait_state(UcvHarness *self, const gchar *job_id, const gchar *state, guint timeout_s)
 {
 	gint64 deadline = g_get_monotonic_time() + (gint64)timeout_s * G_USEC_PER_SEC;
 

@@ -11,12 +11,12 @@
 G_BEGIN_DECLS
 
 typedef struct {
-	gchar *dir;	   /* everything of this test lives here */
+	gchar *dir; /* everything of this test lives here */
 	gchar *config_path;
 	gchar *state_dir;
 	gchar *image_dir;
 	gchar *libvirt_uri;
-	gchar *base_url;   /* http://127.0.0.1:<port> of the daemon */
+	gchar *base_url; /* http://127.0.0.1:<port> of the daemon */
 	guint port;
 	UcvFakeCore *core;
 	GSubprocess *daemon;
@@ -25,60 +25,43 @@ typedef struct {
 } UcvHarness;
 
 /* Everything started; the test fails at once when the environment lacks the private libvirtd. */
-UcvHarness *
-ucv_harness_new(void);
+UcvHarness *ucv_harness_new(void);
 /* The same against any libvirt URI (benchmarks use libvirt's test driver). */
-UcvHarness *
-ucv_harness_new_for(const gchar *libvirt_uri);
-void
-ucv_harness_free(UcvHarness *self);
+UcvHarness *ucv_harness_new_for(const gchar *libvirt_uri);
+void ucv_harness_free(UcvHarness *self);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(UcvHarness, ucv_harness_free)
 
-void
-ucv_harness_start_daemon(UcvHarness *self);
+void ucv_harness_start_daemon(UcvHarness *self);
 /* SIGKILL (no chance to clean up) or SIGTERM (clean shutdown, exit status 0 expected). */
-void
-ucv_harness_kill_daemon(UcvHarness *self, gboolean hard);
+void ucv_harness_kill_daemon(UcvHarness *self, gboolean hard);
 
 /* Calls the daemon as Core does; returns the parsed body and sets *status. */
-JsonNode *
-ucv_harness_call(UcvHarness *self, const gchar *method, const gchar *path, const gchar *body,
-		 guint *status);
+JsonNode *ucv_harness_call(UcvHarness *self, const gchar *method, const gchar *path,
+			   const gchar *body, guint *status);
 
 /* A current-form Job of a VM application whose image is the test guest. */
-gchar *
-ucv_harness_vm_job_json(const gchar *job_id, guint replicas);
+gchar *ucv_harness_vm_job_json(const gchar *job_id, guint replicas);
 /* A fresh job id, unique across runs of one private libvirtd. */
-gchar *
-ucv_harness_new_job_id(void);
+gchar *ucv_harness_new_job_id(void);
 
-void
-ucv_harness_create_job(UcvHarness *self, const gchar *job_id, guint replicas);
-void
-ucv_harness_terminate_job(UcvHarness *self, const gchar *job_id);
+void ucv_harness_create_job(UcvHarness *self, const gchar *job_id, guint replicas);
+void ucv_harness_terminate_job(UcvHarness *self, const gchar *job_id);
 
 /* Runs the main loop until the fake Core has received `state` for the job; fails after
  * timeout_s. Returns the update's status line. */
-gchar *
-ucv_harness_wait_state(UcvHarness *self, const gchar *job_id, const gchar *state,
-		       guint timeout_s);
+gchar *ucv_harness_wait_state(UcvHarness *self, const gchar *job_id, const gchar *state,
+			      guint timeout_s);
 /* Runs the main loop until the rank's serial log contains `text`. */
-void
-ucv_harness_wait_console(UcvHarness *self, const gchar *job_id, guint rank, const gchar *text,
-			 guint timeout_s);
+void ucv_harness_wait_console(UcvHarness *self, const gchar *job_id, guint rank, const gchar *text,
+			      guint timeout_s);
 /* Runs the main loop for a while (lets late updates arrive). */
-void
-ucv_harness_spin(guint ms);
+void ucv_harness_spin(guint ms);
 
-gboolean
-ucv_harness_domain_exists(UcvHarness *self, const gchar *job_id, guint rank);
-gboolean
-ucv_harness_domain_is_active(UcvHarness *self, const gchar *job_id, guint rank);
-gchar *
-ucv_harness_disk_path(UcvHarness *self, const gchar *job_id, guint rank);
+gboolean ucv_harness_domain_exists(UcvHarness *self, const gchar *job_id, guint rank);
+gboolean ucv_harness_domain_is_active(UcvHarness *self, const gchar *job_id, guint rank);
+gchar *ucv_harness_disk_path(UcvHarness *self, const gchar *job_id, guint rank);
 
 /* The states the fake Core received for the job, in order, e.g. "RUNNING,SUCCESS". */
-gchar *
-ucv_harness_states_of(UcvHarness *self, const gchar *job_id);
+gchar *ucv_harness_states_of(UcvHarness *self, const gchar *job_id);
 
 G_END_DECLS
