@@ -247,6 +247,9 @@ ucv_engine_terminate_jobs(UcvEngine *self, GPtrArray *job_ids, GError **error)
 		if (run->terminating)
 			continue;
 		ucv_job_log(G_LOG_LEVEL_MESSAGE, job_id, NULL, "job %s: terminating", job_id);
+		if (!ucv_job_state_is_final(stored->state) &&
+		    !ucv_store_mark_terminating(self->store, job_id, error))
+			return FALSE;
 		run->terminating = TRUE;
 		g_cancellable_cancel(run->cancellable);
 		ucv_engine_queue_cleanup(self, run, UCV_JOB_STATE_SUCCESS,

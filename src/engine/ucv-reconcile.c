@@ -61,6 +61,13 @@ reconcile_job(UcvEngine *self, UcvStoredJob *stored, GHashTable *domains)
 	/* an operation in flight will settle the job itself */
 	if (!ucv_job_run_is_idle(run) || run->terminating)
 		return;
+	if (stored->terminating) {
+		/* a terminate was cut short by a restart: finish it */
+		run->terminating = TRUE;
+		ucv_engine_queue_cleanup(self, run, UCV_JOB_STATE_SUCCESS,
+					 _("The job was cancelled"));
+		return;
+	}
 	count = count_ranks(self, run, stored, domains);
 	switch (stored->state) {
 	case UCV_JOB_STATE_IN_QUEUE:

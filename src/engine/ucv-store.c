@@ -39,6 +39,8 @@ static const gchar *const ucv_store_migrations[] = {
 	"  job_id TEXT NOT NULL,"
 	"  update_json TEXT NOT NULL,"
 	"  created_at INTEGER);",
+	/* 2: a terminate survives a crash half-way through its cleanup */
+	"ALTER TABLE jobs ADD COLUMN terminating INTEGER NOT NULL DEFAULT 0;",
 };
 
 /* A transaction that rolls back unless committed, so early returns leave nothing half-written. */
@@ -308,7 +310,7 @@ ucv_store_insert_jobs(UcvStore *self, GPtrArray *jobs, GError **error)
 	return ucv_store_txn_commit(self, txn, error);
 }
 
-/* Reads a row of (id, json, state, status, updated_at). */
+/* Reads a row of (id, json, state, status, updated_at, terminating). */
 static UcvStoredJob *
 ucv_store_job_from_row(sqlite3_stmt *stmt, GError **error)
 {
@@ -328,6 +330,7 @@ ucv_store_job_from_row(sqlite3_stmt *stmt, GError **error)
 	}
 	stored->status = ucv_store_column_dup(stmt, 3);
 	stored->updated_at_ms = sqlite3_column_int64(stmt, 4);
+	stored->terminating = sqlite3_column_int(stmt, 5) != 0;
 	return g_steal_pointer(&stored);
 }
 
@@ -341,7 +344,10 @@ ucv_store_lookup_job(UcvStore *self, const gchar *job_id, GError **error)
 	g_return_val_if_fail(job_id != NULL, NULL);
 
 	stmt = ucv_store_prepare(
-		self, "SELECT id, json, state, status, updated_at FROM jobs WHERE id = ?1", error);
+		self,
+		"SELECT id, json, state, status, updated_at, terminating FROM jobs "
+		"WHERE id = ?1",
+		error);
 	if (stmt == NULL)
 		return NULL;
 	sqlite3_bind_text(stmt, 1, job_id, -1, SQLITE_TRANSIENT);
@@ -365,11 +371,12 @@ ucv_store_list_jobs(UcvStore *self, gboolean include_final, GError **error)
 
 	g_return_val_if_fail(UCV_IS_STORE(self), NULL);
 
-	stmt = ucv_store_prepare(self,
-				 "SELECT id, json, state, status, updated_at FROM jobs "
-				 "WHERE ?1 OR state NOT IN (?2, ?3, ?4) "
-				 "ORDER BY created_at, rowid",
-				 error);
+	stmt = ucv_store_prepare(
+		self,
+		"SELECT id, json, state, status, updated_at, terminating FROM jobs "
+		"WHERE ?1 OR state NOT IN (?2, ?3, ?4) "
+		"ORDER BY created_at, rowid",
+		error);
 	if (stmt == NULL)
 		return NULL;
 	sqlite3_bind_int(stmt, 1, include_final ? 1 : 0);
@@ -624,4 +631,22 @@ ucv_store_class_init(UcvStoreClass *klass)
 static void
 ucv_store_init(UcvStore *self)
 {
+}
+
+gboolean
+ucv_store_mark_terminating(UcvStore *self, const gchar *job_id, GError **error)
+{
+	g_autoptr(sqlite3_stmt) stmt = NULL;
+
+	g_return_val_if_fail(UCV_IS_STORE(self), FALSE);
+
+	stmt = ucv_store_prepare(self, "UPDATE jobs SET terminating = 1 WHERE id = ?1", error);
+	if (stmt == NULL)
+		return FALSE;
+	sqlite3_bind_text(stmt, 1, job_id, -1, SQLITE_TRANSIENT);
+	if (sqlite3_step(stmt) != SQLITE_DONE) {
+		ucv_store_fail(self, "mark a job as terminating", error);
+		return FALSE;
+	}
+	return TRUE;
 }

@@ -17,6 +17,7 @@ typedef struct {
 	UcvJobState state;
 	gchar *status;
 	gint64 updated_at_ms;
+	gboolean terminating; /* terminate was asked for; cleanup may not have finished */
 } UcvStoredJob;
 
 void ucv_stored_job_free(UcvStoredJob *self);
@@ -47,6 +48,9 @@ GPtrArray *ucv_store_list_jobs(UcvStore *self, gboolean include_final, GError **
  * the update, in one transaction. */
 gboolean ucv_store_record_update(UcvStore *self, const gchar *job_id, const UcvJobUpdate *update,
 				 GError **error);
+
+/* Remembers that terminate was asked for, so a restart finishes it. */
+gboolean ucv_store_mark_terminating(UcvStore *self, const gchar *job_id, GError **error);
 
 /* The oldest `limit` outbox entries (GPtrArray of UcvOutboxEntry). */
 GPtrArray *ucv_store_outbox_peek(UcvStore *self, guint limit, GError **error);

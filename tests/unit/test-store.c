@@ -163,7 +163,7 @@ test_store_fresh_schema(void)
 {
 	g_autoptr(UcvStore) store = open_memory_store();
 
-	g_assert_cmpuint(ucv_store_get_schema_version(store), ==, 1);
+	g_assert_cmpuint(ucv_store_get_schema_version(store), ==, 2);
 }
 
 static void
@@ -184,7 +184,7 @@ test_store_reopen_keeps_data(void)
 	{
 		g_autoptr(UcvStore) store = ucv_store_open(path, &error);
 		g_assert_no_error(error);
-		g_assert_cmpuint(ucv_store_get_schema_version(store), ==, 1);
+		g_assert_cmpuint(ucv_store_get_schema_version(store), ==, 2);
 		stored = ucv_store_lookup_job(store, "job-1", &error);
 		g_assert_no_error(error);
 		g_assert_nonnull(stored);
@@ -194,6 +194,55 @@ test_store_reopen_keeps_data(void)
 		g_assert_cmpuint(entries->len, ==, 1);
 	}
 	remove_tmp_dir(dir);
+}
+
+/* A database written by the first release: migration 2 keeps its job and adds the column. */
+static void
+test_store_migrates_v1(void)
+{
+	g_autofree gchar *dir = make_tmp_dir();
+	g_autofree gchar *path = g_build_filename(dir, "v1.db", NULL);
+	g_autoptr(GError) error = NULL;
+	g_autoptr(UcvStore) store = NULL;
+	g_autoptr(UcvStoredJob) stored = NULL;
+	sqlite3 *db = NULL;
+	const gchar *v1 =
+		"CREATE TABLE jobs (id TEXT PRIMARY KEY, json TEXT NOT NULL, state TEXT NOT NULL,"
+		" status TEXT, created_at INTEGER, updated_at INTEGER);"
+		"CREATE TABLE domains (job_id TEXT NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,"
+		" rank INTEGER NOT NULL, name TEXT NOT NULL, PRIMARY KEY (job_id, rank));"
+		"CREATE TABLE outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, job_id TEXT NOT NULL,"
+		" update_json TEXT NOT NULL, created_at INTEGER);"
+		"INSERT INTO jobs VALUES ('7', '{\"id\":\"7\"}', 'RUNNING', 'up', 1, 1);"
+		"PRAGMA user_version = 1;";
+
+	g_assert_cmpint(sqlite3_open(path, &db), ==, SQLITE_OK);
+	g_assert_cmpint(sqlite3_exec(db, v1, NULL, NULL, NULL), ==, SQLITE_OK);
+	sqlite3_close(db);
+
+	store = ucv_store_open(path, &error);
+	g_assert_no_error(error);
+	g_assert_cmpuint(ucv_store_get_schema_version(store), ==, 2);
+	stored = ucv_store_lookup_job(store, "7", &error);
+	g_assert_no_error(error);
+	g_assert_cmpint(stored->state, ==, UCV_JOB_STATE_RUNNING);
+	g_assert_false(stored->terminating);
+	g_clear_object(&store);
+	remove_tmp_dir(dir);
+}
+
+static void
+test_store_mark_terminating(void)
+{
+	g_autoptr(UcvStore) store = open_memory_store();
+	g_autoptr(GError) error = NULL;
+	g_autoptr(UcvStoredJob) stored = NULL;
+
+	insert_one(store, "t");
+	g_assert_true(ucv_store_mark_terminating(store, "t", &error));
+	g_assert_no_error(error);
+	stored = ucv_store_lookup_job(store, "t", &error);
+	g_assert_true(stored->terminating);
 }
 
 static void
@@ -526,6 +575,8 @@ main(int argc, char **argv)
 	g_test_add_func("/store/schema/fresh", test_store_fresh_schema);
 	g_test_add_func("/store/schema/reopen", test_store_reopen_keeps_data);
 	g_test_add_func("/store/schema/newer-refused", test_store_refuses_newer_schema);
+	g_test_add_func("/store/schema/migrates-v1", test_store_migrates_v1);
+	g_test_add_func("/store/jobs/mark-terminating", test_store_mark_terminating);
 	g_test_add_func("/store/jobs/insert-lookup-list", test_store_insert_lookup_list);
 	g_test_add_func("/store/jobs/insert-all-or-nothing", test_store_insert_all_or_nothing);
 	g_test_add_func("/store/update/atomic", test_store_record_update_atomic);
