@@ -185,6 +185,33 @@ test_missing_image(void)
 	g_assert_false(ucv_harness_domain_exists(h, job_id, 0));
 }
 
+/* The documented API's create leaves the application out: the provider asks Core for it. */
+static void
+test_documented_form(void)
+{
+	g_autoptr(UcvHarness) h = ucv_harness_new();
+	g_autofree gchar *job_id = ucv_harness_new_job_id();
+	g_autofree gchar *full = ucv_harness_vm_job_json(job_id, 1);
+	g_autofree gchar *body = g_strdup_printf(
+		"{\"items\":[{\"id\":\"%s\",\"owner\":{\"createdBy\":\"user\",\"project\":null},"
+		"\"updates\":[],\"specification\":{\"application\":{\"name\":\"test-guest\","
+		"\"version\":\"1\"},\"product\":{\"id\":\"test-vm\",\"category\":\"test-vm\","
+		"\"provider\":\"test\"},\"name\":null,\"replicas\":1,\"allowDuplicateJob\":false,"
+		"\"parameters\":{\"debug\":{\"type\":\"boolean\",\"value\":true}},"
+		"\"resources\":null,\"timeAllocation\":{\"hours\":1,\"minutes\":0,\"seconds\":0}},"
+		"\"status\":{\"state\":\"IN_QUEUE\"},\"createdAt\":1633329776235}]}",
+		job_id);
+	g_autoptr(JsonNode) reply = NULL;
+	guint status = 0;
+
+	ucv_fake_core_set_job(h->core, job_id, full);
+	reply = ucv_harness_call(h, "POST", "/ucloud/test/jobs", body, &status);
+	g_assert_cmpuint(status, ==, 200);
+	g_free(ucv_harness_wait_state(h, job_id, "RUNNING", BOOT_TIMEOUT_S));
+	ucv_harness_terminate_job(h, job_id);
+	g_free(ucv_harness_wait_state(h, job_id, "SUCCESS", 60));
+}
+
 int
 main(int argc, char **argv)
 {
@@ -197,5 +224,6 @@ main(int argc, char **argv)
 	g_test_add_func("/vm/domain-vanished", test_domain_vanished);
 	g_test_add_func("/vm/bad-image", test_bad_image);
 	g_test_add_func("/vm/missing-image", test_missing_image);
+	g_test_add_func("/vm/documented-form", test_documented_form);
 	return g_test_run();
 }

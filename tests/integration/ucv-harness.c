@@ -405,6 +405,49 @@ lookup_domain(UcvHarness *self, const gchar *job_id, guint rank)
 	return virDomainLookupByName(self->conn, name);
 }
 
+void
+ucv_harness_type(UcvHarness *self, const gchar *job_id, guint rank, const gchar *text)
+{
+	g_autofree gchar *base = g_strdup_printf("console-%u.log", rank);
+	g_autofree gchar *log = g_build_filename(self->state_dir, "jobs", job_id, base, NULL);
+	g_autofree gchar *before = NULL;
+	g_autofree gchar *echo = g_strndup(text, strcspn(text, "\r\n"));
+	virDomainPtr domain = lookup_domain(self, job_id, rank);
+	virStreamPtr stream = virStreamNew(self->conn, 0);
+	gsize offset = 0;
+	gsize sent = 0;
+	gboolean echoed = FALSE;
+
+	g_assert_nonnull(domain);
+	g_assert_nonnull(stream);
+	if (!g_file_get_contents(log, &before, &offset, NULL))
+		offset = 0;
+	g_assert_cmpint(virDomainOpenConsole(domain, NULL, stream, VIR_DOMAIN_CONSOLE_FORCE), ==,
+			0);
+	while (sent < strlen(text)) {
+		int n = virStreamSend(stream, text + sent, strlen(text) - sent);
+		g_assert_cmpint(n, >, 0);
+		sent += n;
+	}
+	/* QEMU reads a pty only after noticing (it polls once a second) that a client opened it;
+	 * closing sooner leaves the bytes unread. Stay until the guest echoes the first line. */
+	for (guint waited = 0; waited < 10000 && !echoed; waited += 100) {
+		g_autofree gchar *contents = NULL;
+		gsize len = 0;
+		ucv_harness_spin(100);
+		echoed = g_file_get_contents(log, &contents, &len, NULL) && len >= offset &&
+			 strstr(contents + offset, echo) != NULL;
+	}
+	/* the guest may be gone already (it was told to power off), so errors here are fine */
+	if (virStreamFinish(stream) < 0)
+		virStreamAbort(stream);
+	virStreamFree(stream);
+	virDomainFree(domain);
+	if (!echoed)
+		g_error("the guest did not echo '%s' on its console within 10 s; see %s", echo,
+			log);
+}
+
 gboolean
 ucv_harness_domain_exists(UcvHarness *self, const gchar *job_id, guint rank)
 {

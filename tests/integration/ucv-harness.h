@@ -54,6 +54,8 @@ gchar *ucv_harness_wait_state(UcvHarness *self, const gchar *job_id, const gchar
 /* Runs the main loop until the rank's serial log contains `text`. */
 void ucv_harness_wait_console(UcvHarness *self, const gchar *job_id, guint rank, const gchar *text,
 			      guint timeout_s);
+/* Types `text` into the rank's serial console, as a person at the console would. */
+void ucv_harness_type(UcvHarness *self, const gchar *job_id, guint rank, const gchar *text);
 /* Runs the main loop for a while (lets late updates arrive). */
 void ucv_harness_spin(guint ms);
 
