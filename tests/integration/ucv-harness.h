@@ -18,6 +18,7 @@ typedef struct {
 	gchar *libvirt_uri;
 	gchar *base_url; /* http://127.0.0.1:<port> of the daemon */
 	guint port;
+	gchar *core_token; /* a Core token, minted on first use */
 	UcvFakeCore *core;
 	GSubprocess *daemon;
 	SoupSession *session;
