@@ -30,6 +30,9 @@ struct _UcvEngine {
 UcvJobRun *ucv_engine_get_run(UcvEngine *self, const gchar *job_id);
 UcvProduct *ucv_engine_find_product(UcvEngine *self, const gchar *product_id);
 
+/* The application must run as a VM from an image (the backend is known by now). */
+gboolean ucv_engine_validate_application(UcvEngine *self, UcvJob *job, GError **error);
+
 /* Moves the job to `state` (durably, with its outbox entry) and tells the sender. Ignores (with a
  * debug line) jobs that already ended. */
 void ucv_engine_set_state(UcvEngine *self, const gchar *job_id, UcvJobState state,

@@ -166,6 +166,7 @@ on_hypervisor_connected(UcvHypervisor *hypervisor, UcvEngine *self)
 	ucv_engine_reconcile(self);
 }
 
+/* What Core's request itself must get right; the application may still be unresolved. */
 static gboolean
 validate_job(UcvEngine *self, UcvJob *job, GError **error)
 {
@@ -181,13 +182,15 @@ validate_job(UcvEngine *self, UcvJob *job, GError **error)
 			    job->replicas);
 		return FALSE;
 	}
-	if (!job->app_resolved) {
-		g_set_error(error, UCV_ERROR, UCV_ERROR_INVALID,
-			    _("Job %s does not say which application it runs (no "
-			      "resolvedApplication)"),
-			    job->id);
-		return FALSE;
-	}
+	/* the documented API may leave the application out: it is fetched before provisioning */
+	if (!job->app_resolved)
+		return TRUE;
+	return ucv_engine_validate_application(self, job, error);
+}
+
+gboolean
+ucv_engine_validate_application(UcvEngine *self, UcvJob *job, GError **error)
+{
 	if (job->backend != UCV_BACKEND_VIRTUAL_MACHINE) {
 		g_set_error(error, UCV_ERROR, UCV_ERROR_INVALID,
 			    _("Applications with the %s backend are not supported by this "

@@ -10,6 +10,9 @@
 #include "model/ucv-error.h"
 #include "virt/ucv-domain-xml.h"
 
+/* How long a job whose application Core could not describe waits before asking again. */
+#define UCV_RESOLVE_RETRY_S 10
+
 typedef struct {
 	UcvEngine *engine;
 	UcvJobRun *run;
@@ -226,6 +229,94 @@ on_image_ready(GObject *source, GAsyncResult *res, gpointer user_data)
 	provision_next_rank(helper);
 }
 
+/* The job's files and its base image; then the machines, rank by rank. */
+static void
+provision_prepare(UcvJobOpHelper *helper)
+{
+	UcvEngine *engine = helper->engine;
+	UcvJobRun *run = helper->run;
+	g_autoptr(GError) error = NULL;
+
+	if (!ucv_job_files_prepare(engine->config->state_dir, run->job_id, &error)) {
+		ucv_job_log(G_LOG_LEVEL_WARNING, run->job_id, NULL, "job %s: %s", run->job_id,
+			    error->message);
+		provision_fail(helper, _("The provider could not prepare the job's files"));
+		return;
+	}
+	ucv_image_cache_ensure_async(engine->images, helper->job->image, run->cancellable,
+				     on_image_ready, helper);
+}
+
+static gboolean
+on_retry_provision(gpointer user_data)
+{
+	UcvJobRun *run = user_data;
+
+	if (!run->terminating)
+		ucv_engine_queue_provision(run->owner, run);
+	return G_SOURCE_REMOVE;
+}
+
+/* Core could not be asked right now: the job stays queued and tries again shortly. */
+static void
+provision_retry_later(UcvJobOpHelper *helper)
+{
+	g_timeout_add_seconds_full(G_PRIORITY_DEFAULT, UCV_RESOLVE_RETRY_S, on_retry_provision,
+				   ucv_job_run_ref(helper->run), (GDestroyNotify)ucv_job_run_unref);
+	job_op_finish(helper);
+}
+
+static void
+on_job_retrieved(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+	UcvJobOpHelper *helper = user_data;
+	g_autoptr(JsonNode) root = NULL;
+	g_autoptr(UcvJob) job = NULL;
+	g_autoptr(GError) error = NULL;
+	g_autofree gchar *status = NULL;
+
+	root = ucv_core_client_post_finish(UCV_CORE_CLIENT(source), res, &error);
+	if (root == NULL && error != NULL && provision_cancelled(helper, error))
+		return;
+	if (g_error_matches(error, UCV_ERROR, UCV_ERROR_UNAVAILABLE)) {
+		ucv_job_log(G_LOG_LEVEL_MESSAGE, helper->run->job_id, NULL,
+			    "job %s: cannot fetch it from Core yet: %s", helper->run->job_id,
+			    error->message);
+		provision_retry_later(helper);
+		return;
+	}
+	if (root != NULL)
+		job = ucv_job_new_from_json(root, &error);
+	if (job != NULL && !job->app_resolved)
+		g_set_error_literal(&error, UCV_ERROR, UCV_ERROR_INVALID,
+				    "the job has no resolvedApplication");
+	if (error == NULL && job != NULL &&
+	    ucv_engine_validate_application(helper->engine, job, &error) &&
+	    ucv_store_replace_job(helper->engine->store, job, &error)) {
+		ucv_job_unref(helper->job);
+		helper->job = g_steal_pointer(&job);
+		provision_prepare(helper);
+		return;
+	}
+	status = g_strdup_printf(_("UCloud did not tell which application the job runs: %s"),
+				 error != NULL ? error->message : "empty answer");
+	provision_fail(helper, status);
+}
+
+/* The documented API may send a job without its application: ask Core for the whole job. */
+static void
+provision_resolve(UcvJobOpHelper *helper)
+{
+	g_autofree gchar *id = g_uri_escape_string(helper->run->job_id, NULL, FALSE);
+	g_autofree gchar *path =
+		g_strdup_printf("/api/jobs/control/retrieve?id=%s&includeApplication=true"
+				"&includeProduct=true&includeParameters=true",
+				id);
+
+	ucv_core_client_get_async(helper->engine->core, path, helper->run->cancellable,
+				  on_job_retrieved, helper);
+}
+
 static void
 op_provision(UcvJobRun *run, gpointer user_data)
 {
@@ -251,14 +342,11 @@ op_provision(UcvJobRun *run, gpointer user_data)
 		return;
 	}
 	helper->product = ucv_product_ref(product);
-	if (!ucv_job_files_prepare(engine->config->state_dir, run->job_id, &error)) {
-		ucv_job_log(G_LOG_LEVEL_WARNING, run->job_id, NULL, "job %s: %s", run->job_id,
-			    error->message);
-		provision_fail(helper, _("The provider could not prepare the job's files"));
+	if (!helper->job->app_resolved) {
+		provision_resolve(helper);
 		return;
 	}
-	ucv_image_cache_ensure_async(engine->images, helper->job->image, run->cancellable,
-				     on_image_ready, helper);
+	provision_prepare(helper);
 }
 
 void

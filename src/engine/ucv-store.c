@@ -650,3 +650,24 @@ ucv_store_mark_terminating(UcvStore *self, const gchar *job_id, GError **error)
 	}
 	return TRUE;
 }
+
+gboolean
+ucv_store_replace_job(UcvStore *self, UcvJob *job, GError **error)
+{
+	g_autoptr(sqlite3_stmt) stmt = NULL;
+
+	g_return_val_if_fail(UCV_IS_STORE(self), FALSE);
+
+	stmt = ucv_store_prepare(self, "UPDATE jobs SET json = ?2, updated_at = ?3 WHERE id = ?1",
+				 error);
+	if (stmt == NULL)
+		return FALSE;
+	sqlite3_bind_text(stmt, 1, job->id, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(stmt, 2, job->json, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(stmt, 3, g_get_real_time() / 1000);
+	if (sqlite3_step(stmt) != SQLITE_DONE) {
+		ucv_store_fail(self, "replace a job", error);
+		return FALSE;
+	}
+	return TRUE;
+}

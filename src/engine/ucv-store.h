@@ -49,6 +49,9 @@ GPtrArray *ucv_store_list_jobs(UcvStore *self, gboolean include_final, GError **
 gboolean ucv_store_record_update(UcvStore *self, const gchar *job_id, const UcvJobUpdate *update,
 				 GError **error);
 
+/* Replaces the job as received by a fuller copy (e.g. fetched from Core); state is untouched. */
+gboolean ucv_store_replace_job(UcvStore *self, UcvJob *job, GError **error);
+
 /* Remembers that terminate was asked for, so a restart finishes it. */
 gboolean ucv_store_mark_terminating(UcvStore *self, const gchar *job_id, GError **error);
 

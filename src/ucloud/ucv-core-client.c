@@ -36,6 +36,7 @@ typedef struct {
 
 /* One control call, possibly sent twice (after a 401). */
 typedef struct {
+	const gchar *method;
 	gchar *path;
 	gchar *body;
 	gchar *token; /* the token this attempt carried */
@@ -162,8 +163,10 @@ ucv_core_client_build_refresh_body(UcvCoreClient *self)
 	return json_to_string(root, FALSE);
 }
 
+/* A request to <core><path>; `body` NULL for a GET. */
 static SoupMessage *
-ucv_core_client_new_post(UcvCoreClient *self, const gchar *path, const gchar *body, GError **error)
+ucv_core_client_new_request(UcvCoreClient *self, const gchar *method, const gchar *path,
+			    const gchar *body, GError **error)
 {
 	g_autofree gchar *url = g_strconcat(self->core_url, path, NULL);
 	g_autoptr(GUri) uri = g_uri_parse(url, SOUP_HTTP_URI_FLAGS, error);
@@ -174,7 +177,9 @@ ucv_core_client_new_post(UcvCoreClient *self, const gchar *path, const gchar *bo
 		ucv_core_client_recode_error(error, UCV_ERROR_CONFIG, "Core URL: ");
 		return NULL;
 	}
-	msg = soup_message_new_from_uri(SOUP_METHOD_POST, uri);
+	msg = soup_message_new_from_uri(method, uri);
+	if (body == NULL)
+		return msg;
 	bytes = g_bytes_new(body, strlen(body));
 	soup_message_set_request_body_from_bytes(msg, "application/json", bytes);
 	return msg;
@@ -283,7 +288,8 @@ ucv_core_client_start_refresh(UcvCoreClient *self)
 	g_autoptr(GError) error = NULL;
 	g_autofree gchar *body = ucv_core_client_build_refresh_body(self);
 
-	self->refresh_msg = ucv_core_client_new_post(self, "/auth/providers/refresh", body, &error);
+	self->refresh_msg = ucv_core_client_new_request(self, SOUP_METHOD_POST,
+							"/auth/providers/refresh", body, &error);
 	if (self->refresh_msg == NULL) {
 		ucv_core_client_finish_refresh(self, error);
 		return;
@@ -398,7 +404,7 @@ ucv_core_client_post_sent_cb(GObject *source, GAsyncResult *res, gpointer user_d
 		return;
 	}
 	status = soup_message_get_status(post->msg);
-	g_debug("POST %s: HTTP %u", post->path, status);
+	g_debug("%s %s: HTTP %u", post->method, post->path, status);
 	if (status == SOUP_STATUS_UNAUTHORIZED && !post->retried) {
 		/* only drop the token if no one has renewed it since this attempt left */
 		if (g_strcmp0(self->access_token, post->token) == 0)
@@ -424,7 +430,7 @@ ucv_core_client_post_send(GTask *task)
 	g_autofree gchar *auth = NULL;
 
 	g_clear_object(&post->msg);
-	post->msg = ucv_core_client_new_post(self, post->path, post->body, &error);
+	post->msg = ucv_core_client_new_request(self, post->method, post->path, post->body, &error);
 	if (post->msg == NULL) {
 		g_task_return_error(task, g_steal_pointer(&error));
 		g_object_unref(task);
@@ -467,27 +473,49 @@ ucv_core_client_post_attempt(GTask *task)
 				      ucv_core_client_post_refreshed_cb, task);
 }
 
-void
-ucv_core_client_post_async(UcvCoreClient *self, const gchar *path, const gchar *body,
-			   GCancellable *cancellable, GAsyncReadyCallback callback,
-			   gpointer user_data)
+static void
+ucv_core_client_call_async(UcvCoreClient *self, const gchar *method, const gchar *path,
+			   const gchar *body, GCancellable *cancellable,
+			   GAsyncReadyCallback callback, gpointer user_data)
 {
 	g_autoptr(GTask) task = NULL;
 	UcvCorePost *post;
 
-	g_return_if_fail(UCV_IS_CORE_CLIENT(self));
-	g_return_if_fail(path != NULL && path[0] == '/');
-	g_return_if_fail(body != NULL);
-
 	task = g_task_new(self, cancellable, callback, user_data);
-	g_task_set_source_tag(task, ucv_core_client_post_async);
+	g_task_set_source_tag(task, ucv_core_client_call_async);
 	post = g_new0(UcvCorePost, 1);
+	post->method = method;
 	post->path = g_strdup(path);
 	post->body = g_strdup(body);
 	g_task_set_task_data(task, post, (GDestroyNotify)ucv_core_post_free);
 	if (g_task_return_error_if_cancelled(task))
 		return;
 	ucv_core_client_post_attempt(g_steal_pointer(&task));
+}
+
+void
+ucv_core_client_post_async(UcvCoreClient *self, const gchar *path, const gchar *body,
+			   GCancellable *cancellable, GAsyncReadyCallback callback,
+			   gpointer user_data)
+{
+	g_return_if_fail(UCV_IS_CORE_CLIENT(self));
+	g_return_if_fail(path != NULL && path[0] == '/');
+	g_return_if_fail(body != NULL);
+
+	ucv_core_client_call_async(self, SOUP_METHOD_POST, path, body, cancellable, callback,
+				   user_data);
+}
+
+void
+ucv_core_client_get_async(UcvCoreClient *self, const gchar *path_and_query,
+			  GCancellable *cancellable, GAsyncReadyCallback callback,
+			  gpointer user_data)
+{
+	g_return_if_fail(UCV_IS_CORE_CLIENT(self));
+	g_return_if_fail(path_and_query != NULL && path_and_query[0] == '/');
+
+	ucv_core_client_call_async(self, SOUP_METHOD_GET, path_and_query, NULL, cancellable,
+				   callback, user_data);
 }
 
 JsonNode *

@@ -19,6 +19,10 @@ UcvCoreClient *ucv_core_client_new(const gchar *core_url, const gchar *refresh_t
 void ucv_core_client_post_async(UcvCoreClient *self, const gchar *path, const gchar *body,
 				GCancellable *cancellable, GAsyncReadyCallback callback,
 				gpointer user_data);
+/* GETs <core_url><path_and_query> the same way; finish with ucv_core_client_post_finish(). */
+void ucv_core_client_get_async(UcvCoreClient *self, const gchar *path_and_query,
+			       GCancellable *cancellable, GAsyncReadyCallback callback,
+			       gpointer user_data);
 /* Returns the parsed response body (NULL for an empty body, without error). */
 JsonNode *ucv_core_client_post_finish(UcvCoreClient *self, GAsyncResult *res, GError **error);
 
