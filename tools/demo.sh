@@ -29,7 +29,7 @@ trap stop_all EXIT INT TERM
 
 bash tests/integration/private-libvirtd.sh start "$demo/libvirt"
 "$build/tests/fake-core/ucv-fake-core" --state-dir "$demo/core" --port 8890 --provider-id demo \
-	| sed -u 's/^/[core] /' &
+	> >(sed -u 's/^/[core] /') &
 core_pid=$!
 for _ in $(seq 50); do
 	[ -s "$demo/core/ucloud-public-key" ] && break

@@ -140,12 +140,13 @@ on_domain_event(UcvHypervisor *hypervisor, const gchar *name, UcvDomainEvent eve
 		return;
 	stored = ucv_store_lookup_job(self->store, job_id, NULL);
 	if (stored == NULL || ucv_job_state_is_final(stored->state)) {
-		g_debug("event %d for %s, which belongs to no active job", event, name);
+		g_debug("event %s for %s, which belongs to no active job",
+			ucv_domain_event_to_string(event), name);
 		return;
 	}
 	run = ucv_engine_get_run(self, job_id);
-	ucv_job_log(G_LOG_LEVEL_INFO, job_id, name, "job %s: domain %s: event %d", job_id, name,
-		    event);
+	ucv_job_log(G_LOG_LEVEL_INFO, job_id, name, "job %s: domain %s: %s", job_id, name,
+		    ucv_domain_event_to_string(event));
 	if (event == UCV_DOMAIN_EVENT_STARTED) {
 		ucv_engine_rank_started(self, run, rank);
 		return;

@@ -119,6 +119,17 @@ ucv_set_libvirt_error(GError **error, UcvError code, const gchar *format, ...)
 	g_set_error(error, UCV_ERROR, code, "%s: %s", what, msg);
 }
 
+const gchar *
+ucv_domain_event_to_string(UcvDomainEvent event)
+{
+	static const gchar *const names[] = {"started", "shutdown", "destroyed", "crashed",
+					     "failed",  "saved",    "undefined", "other"};
+
+	if ((guint)event >= G_N_ELEMENTS(names))
+		return "unknown";
+	return names[event];
+}
+
 UcvDomainEvent
 ucv_domain_event_from_libvirt(int event, int detail)
 {

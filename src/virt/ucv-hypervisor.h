@@ -34,6 +34,8 @@ void ucv_domain_info_free(UcvDomainInfo *info);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(UcvDomainInfo, ucv_domain_info_free)
 
 /* Folds libvirt's (virDomainEventType, detail) pair. */
+/* A word for logs: "started", "shutdown", "destroyed", … */
+const gchar *ucv_domain_event_to_string(UcvDomainEvent event);
 UcvDomainEvent ucv_domain_event_from_libvirt(int event, int detail);
 
 /* Signals:
