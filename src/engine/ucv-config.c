@@ -159,13 +159,24 @@ static const UcvStringKey string_keys[] = {
 static gboolean
 is_safe_provider_id(const gchar *id)
 {
-	if (id == NULL || id[0] == '\0' || strlen(id) > 64)
+	/* it becomes a path segment of /ucloud/<id>/: no "." or ".." */
+	if (id == NULL || id[0] == '\0' || strlen(id) > 64 || strspn(id, ".") == strlen(id))
 		return FALSE;
 	for (const gchar *p = id; *p != '\0'; p++) {
 		if (!g_ascii_isalnum(*p) && *p != '-' && *p != '_' && *p != '.')
 			return FALSE;
 	}
 	return TRUE;
+}
+
+static gboolean
+require_absolute(const gchar *key, const gchar *path, GError **error)
+{
+	if (g_path_is_absolute(path))
+		return TRUE;
+	g_set_error(error, UCV_ERROR, UCV_ERROR_CONFIG,
+		    "[storage] %s must be an absolute path, not '%s'", key, path);
+	return FALSE;
 }
 
 static gboolean
@@ -190,14 +201,13 @@ validate(UcvConfig *self, GError **error)
 				    "[http] listen names no address");
 		return FALSE;
 	}
-	if (self->domain_type[0] == '\0' || !g_path_is_absolute(self->state_dir) ||
-	    !g_path_is_absolute(self->image_dir)) {
+	if (self->domain_type[0] == '\0') {
 		g_set_error_literal(error, UCV_ERROR, UCV_ERROR_CONFIG,
-				    "[libvirt] domain-type must be set and [storage] directories "
-				    "must be absolute paths");
+				    "[libvirt] domain-type must be set (kvm or qemu)");
 		return FALSE;
 	}
-	return TRUE;
+	return require_absolute("state-dir", self->state_dir, error) &&
+	       require_absolute("image-dir", self->image_dir, error);
 }
 
 gboolean

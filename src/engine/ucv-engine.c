@@ -305,6 +305,14 @@ ucv_engine_dispose(GObject *object)
 	UcvEngine *self = UCV_ENGINE(object);
 
 	g_cancellable_cancel(self->cancellable);
+	if (self->runs != NULL) {
+		GHashTableIter iter;
+		UcvJobRun *run;
+
+		g_hash_table_iter_init(&iter, self->runs);
+		while (g_hash_table_iter_next(&iter, NULL, (gpointer *)&run))
+			g_clear_handle_id(&run->retry_source, g_source_remove);
+	}
 	g_clear_pointer(&self->runs, g_hash_table_unref);
 	g_clear_object(&self->sender);
 	g_clear_object(&self->images);

@@ -17,6 +17,7 @@ struct _UcvJobRun {
 	GCancellable *cancellable; /* cancelled when the job is being terminated */
 	gboolean terminating;      /* stop events are ours, not an admin's */
 	GHashTable *started_ranks; /* ranks libvirt reported running */
+	guint retry_source;        /* a provisioning attempt waiting to run again */
 	GQueue pending;
 	gboolean busy;
 };

@@ -61,8 +61,12 @@ job_op_finish(UcvJobOpHelper *helper)
 	UcvEngine *engine = g_object_ref(helper->engine);
 
 	job_op_helper_free(helper);
+	ucv_job_run_ref(run);
 	ucv_job_run_op_done(run);
-	ucv_engine_emit_job_idle(engine, job_id);
+	/* op_done may have started the next operation already */
+	if (ucv_job_run_is_idle(run))
+		ucv_engine_emit_job_idle(engine, job_id);
+	ucv_job_run_unref(run);
 	g_object_unref(engine);
 }
 
@@ -252,6 +256,7 @@ on_retry_provision(gpointer user_data)
 {
 	UcvJobRun *run = user_data;
 
+	run->retry_source = 0;
 	if (!run->terminating)
 		ucv_engine_queue_provision(run->owner, run);
 	return G_SOURCE_REMOVE;
@@ -261,8 +266,11 @@ on_retry_provision(gpointer user_data)
 static void
 provision_retry_later(UcvJobOpHelper *helper)
 {
-	g_timeout_add_seconds_full(G_PRIORITY_DEFAULT, UCV_RESOLVE_RETRY_S, on_retry_provision,
-				   ucv_job_run_ref(helper->run), (GDestroyNotify)ucv_job_run_unref);
+	/* the engine removes the source when it goes away before the retry */
+	g_clear_handle_id(&helper->run->retry_source, g_source_remove);
+	helper->run->retry_source = g_timeout_add_seconds_full(
+		G_PRIORITY_DEFAULT, UCV_RESOLVE_RETRY_S, on_retry_provision,
+		ucv_job_run_ref(helper->run), (GDestroyNotify)ucv_job_run_unref);
 	job_op_finish(helper);
 }
 

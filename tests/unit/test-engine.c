@@ -1,0 +1,1167 @@
+/* The engine's job state machine against libvirt's in-memory test driver and a real store. */
+#include "config.h"
+
+#include <glib/gstdio.h>
+#include <libvirt/libvirt.h>
+#include <string.h>
+
+#include "engine/ucv-engine.h"
+#include "engine/ucv-store.h"
+#include "model/ucv-error.h"
+#include "ucloud/ucv-core-client.h"
+#include "virt/ucv-domain-xml.h"
+#include "virt/ucv-hypervisor.h"
+
+#define TEST_URI       "test:///default"
+#define PRODUCT        "eng-small"
+#define IMAGE          "eng-base"
+#define WAIT_SECONDS   15
+#define SETTLE_MS      300
+#define OUTBOX_LIMIT   1000
+#define OUTSIDE_STATUS "outside UCloud"
+
+static const gchar *products_json =
+	"[{\"type\":\"compute\",\"name\":\"" PRODUCT "\",\"category\":{\"name\":\"eng\","
+	"\"provider\":\"eng-test\",\"productType\":\"COMPUTE\",\"accountingFrequency\":"
+	"\"PERIODIC_MINUTE\"},\"description\":\"1 vCPU, 1 GiB\",\"price\":1,\"cpu\":1,"
+	"\"memoryInGigs\":1,\"gpu\":0}]";
+
+typedef struct {
+	gchar *tmp_dir;
+	gchar *db_path;
+	UcvConfig *config;
+	GPtrArray *products;
+	UcvCoreClient *core;
+	/* a connection of our own: it keeps test:///default's domains alive across engine
+	 * restarts and plays the administrator who acts outside UCloud */
+	virConnectPtr admin;
+	UcvHypervisor *hypervisor;
+	UcvStore *store;
+	UcvEngine *engine;
+	GHashTable *idle_counts; /* job id -> "job-idle" emissions */
+	gchar *idle_too_early;   /* the first "job-idle" heard while an ended job was not clean */
+} Fixture;
+
+typedef gboolean (*Condition)(Fixture *f, gconstpointer data);
+
+/* --- the job as Core sends it ------------------------------------------------------------ */
+
+static gchar *
+resolved_application(const gchar *backend, const gchar *image)
+{
+	g_autofree gchar *image_json =
+		image != NULL ? g_strdup_printf("\"%s\"", image) : g_strdup("null");
+
+	return g_strdup_printf(
+		"{\"metadata\":{\"name\":\"eng-app\",\"version\":\"2\",\"title\":\"Engine test\"},"
+		"\"invocation\":{\"tool\":{\"name\":\"eng-app\",\"version\":\"2\",\"tool\":{"
+		"\"description\":{\"backend\":\"%s\",\"image\":%s}}},\"invocation\":[],"
+		"\"parameters\":[],\"applicationType\":\"BATCH\"}}",
+		backend, image_json);
+}
+
+/* Core's current wire form; `resolved` is the whole resolvedApplication value. */
+static gchar *
+job_json_full(const gchar *id, guint replicas, const gchar *product, const gchar *resolved)
+{
+	return g_strdup_printf(
+		"{\"id\":\"%s\",\"createdAt\":1700000000000,"
+		"\"owner\":{\"createdBy\":\"tester#1234\",\"project\":null},"
+		"\"permissions\":null,\"providerGeneratedId\":null,\"updates\":[],"
+		"\"specification\":{\"product\":{\"id\":\"%s\",\"category\":\"eng\","
+		"\"provider\":\"eng-test\"},\"application\":{\"name\":\"eng-app\",\"version\":"
+		"\"2\"},"
+		"\"name\":\"engine test\",\"hostname\":null,\"replicas\":%u,"
+		"\"allowDuplicateJob\":true,\"parameters\":{\"ucMetricSampleRate\":{\"type\":"
+		"\"text\","
+		"\"value\":\"1\"}},\"resources\":null,\"timeAllocation\":null,\"openedFile\":null,"
+		"\"restartOnExit\":null,\"sshEnabled\":false,\"labels\":{}},"
+		"\"status\":{\"state\":\"IN_QUEUE\",\"jobParametersJson\":null,\"startedAt\":null,"
+		"\"expiresAt\":null,\"resolvedApplication\":%s,\"resolvedProduct\":{\"name\":"
+		"\"%s\",\"category\":{\"name\":\"eng\",\"provider\":\"eng-test\"},\"cpu\":1,"
+		"\"memoryInGigs\":1,\"gpu\":0},\"resolvedSupport\":null,\"allowRestart\":false},"
+		"\"output\":null}",
+		id, product, replicas, resolved, product);
+}
+
+static UcvJob *
+make_job_full(const gchar *id, guint replicas, const gchar *product, const gchar *backend,
+	      const gchar *image)
+{
+	g_autofree gchar *resolved =
+		backend != NULL ? resolved_application(backend, image) : g_strdup("null");
+	g_autofree gchar *json = job_json_full(id, replicas, product, resolved);
+	g_autoptr(GError) error = NULL;
+	UcvJob *job = ucv_job_new_from_string(json, &error);
+
+	g_assert_no_error(error);
+	g_assert_nonnull(job);
+	return job;
+}
+
+static UcvJob *
+make_job(const gchar *id, guint replicas)
+{
+	return make_job_full(id, replicas, PRODUCT, "VIRTUAL_MACHINE", IMAGE);
+}
+
+static GPtrArray *
+job_list(UcvJob *first, ...)
+{
+	GPtrArray *jobs = g_ptr_array_new_with_free_func((GDestroyNotify)ucv_job_unref);
+	va_list args;
+
+	va_start(args, first);
+	for (UcvJob *job = first; job != NULL; job = va_arg(args, UcvJob *))
+		g_ptr_array_add(jobs, job);
+	va_end(args);
+	return jobs;
+}
+
+/* --- the main loop ----------------------------------------------------------------------- */
+
+static gboolean
+wake_cb(gpointer user_data)
+{
+	return G_SOURCE_CONTINUE;
+}
+
+/* Runs the loop until `cond` holds; fails the test after WAIT_SECONDS. */
+static void
+wait_until(Fixture *f, Condition cond, gconstpointer data, const gchar *what)
+{
+	gint64 deadline = g_get_monotonic_time() + WAIT_SECONDS * G_USEC_PER_SEC;
+	guint wake_id = g_timeout_add(20, wake_cb, NULL);
+
+	while (!cond(f, data)) {
+		if (g_get_monotonic_time() > deadline)
+			g_error("timed out after %d s waiting for %s", WAIT_SECONDS, what);
+		g_main_context_iteration(NULL, TRUE);
+	}
+	g_source_remove(wake_id);
+}
+
+static gboolean
+flag_cb(gpointer user_data)
+{
+	*(gboolean *)user_data = TRUE;
+	return G_SOURCE_REMOVE;
+}
+
+/* Runs the loop for `ms`, so that anything that should not happen has its chance. */
+static void
+spin(guint ms)
+{
+	gboolean done = FALSE;
+
+	g_timeout_add(ms, flag_cb, &done);
+	while (!done)
+		g_main_context_iteration(NULL, TRUE);
+}
+
+/* --- what the tests look at ---------------------------------------------------------------- */
+
+static gboolean
+domain_exists(Fixture *f, const gchar *name)
+{
+	virDomainPtr dom = virDomainLookupByName(f->admin, name);
+
+	if (dom == NULL)
+		return FALSE;
+	virDomainFree(dom);
+	return TRUE;
+}
+
+static gboolean
+domain_is_active(Fixture *f, const gchar *name)
+{
+	virDomainPtr dom = virDomainLookupByName(f->admin, name);
+	gboolean active;
+
+	if (dom == NULL)
+		return FALSE;
+	active = virDomainIsActive(dom) == 1;
+	virDomainFree(dom);
+	return active;
+}
+
+static gchar *
+domain_xml(Fixture *f, const gchar *name)
+{
+	virDomainPtr dom = virDomainLookupByName(f->admin, name);
+	gchar *xml;
+
+	g_assert_nonnull(dom);
+	xml = virDomainGetXMLDesc(dom, 0);
+	virDomainFree(dom);
+	g_assert_nonnull(xml);
+	return xml;
+}
+
+static gchar *
+job_dir(Fixture *f, const gchar *job_id)
+{
+	return g_build_filename(f->config->state_dir, "jobs", job_id, NULL);
+}
+
+static gchar *
+overlay_path(Fixture *f, const gchar *job_id, guint rank)
+{
+	g_autofree gchar *dir = job_dir(f, job_id);
+	g_autofree gchar *base = g_strdup_printf("disk-%u.qcow2", rank);
+
+	return g_build_filename(dir, base, NULL);
+}
+
+static UcvStoredJob *
+lookup_job(Fixture *f, const gchar *job_id)
+{
+	g_autoptr(GError) error = NULL;
+	UcvStoredJob *stored = ucv_store_lookup_job(f->store, job_id, &error);
+
+	g_assert_no_error(error);
+	return stored;
+}
+
+static guint
+count_jobs(Fixture *f)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GPtrArray) jobs = ucv_store_list_jobs(f->store, TRUE, &error);
+
+	g_assert_no_error(error);
+	return jobs->len;
+}
+
+/* The job's outbox entries, oldest first, as "STATE" strings (and their status lines). */
+static gchar *
+outbox_states(Fixture *f, const gchar *job_id, GPtrArray *statuses)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GPtrArray) entries = ucv_store_outbox_peek(f->store, OUTBOX_LIMIT, &error);
+	g_autoptr(GString) states = g_string_new(NULL);
+
+	g_assert_no_error(error);
+	for (guint i = 0; i < entries->len; i++) {
+		UcvOutboxEntry *entry = g_ptr_array_index(entries, i);
+		g_autoptr(JsonNode) node = NULL;
+		JsonObject *update;
+
+		if (g_strcmp0(entry->job_id, job_id) != 0)
+			continue;
+		node = json_from_string(entry->update_json, &error);
+		g_assert_no_error(error);
+		update = json_node_get_object(node);
+		if (states->len > 0)
+			g_string_append_c(states, ',');
+		g_string_append(states,
+				json_object_get_string_member_with_default(update, "state", "-"));
+		if (statuses != NULL)
+			g_ptr_array_add(statuses,
+					g_strdup(json_object_get_string_member_with_default(
+						update, "status", "")));
+	}
+	return g_string_free(g_steal_pointer(&states), FALSE);
+}
+
+static guint
+outbox_length(Fixture *f)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GPtrArray) entries = ucv_store_outbox_peek(f->store, OUTBOX_LIMIT, &error);
+
+	g_assert_no_error(error);
+	return entries->len;
+}
+
+static guint
+stored_domain_count(Fixture *f, const gchar *job_id)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GPtrArray) names = ucv_store_list_domains(f->store, job_id, &error);
+
+	g_assert_no_error(error);
+	return names->len;
+}
+
+static guint
+idle_count(Fixture *f, const gchar *job_id)
+{
+	return GPOINTER_TO_UINT(g_hash_table_lookup(f->idle_counts, job_id));
+}
+
+static void
+assert_state(Fixture *f, const gchar *job_id, UcvJobState state)
+{
+	g_autoptr(UcvStoredJob) stored = lookup_job(f, job_id);
+
+	g_assert_nonnull(stored);
+	g_assert_cmpstr(ucv_job_state_to_string(stored->state), ==, ucv_job_state_to_string(state));
+}
+
+/* Asserts that nothing of the job is left on the host. */
+static void
+assert_cleaned_up(Fixture *f, const gchar *job_id, guint replicas)
+{
+	g_autofree gchar *dir = job_dir(f, job_id);
+
+	for (guint rank = 0; rank < replicas; rank++) {
+		g_autofree gchar *name = ucv_domain_name_for(job_id, rank);
+		g_assert_false(domain_exists(f, name));
+	}
+	g_assert_false(g_file_test(dir, G_FILE_TEST_EXISTS));
+	g_assert_cmpuint(stored_domain_count(f, job_id), ==, 0);
+}
+
+/* --- conditions ---------------------------------------------------------------------------- */
+
+typedef struct {
+	const gchar *job_id;
+	UcvJobState state;
+} StateWanted;
+
+static gboolean
+cond_state(Fixture *f, gconstpointer data)
+{
+	const StateWanted *wanted = data;
+	g_autoptr(UcvStoredJob) stored = lookup_job(f, wanted->job_id);
+
+	return stored != NULL && stored->state == wanted->state;
+}
+
+static void
+wait_state(Fixture *f, const gchar *job_id, UcvJobState state)
+{
+	const StateWanted wanted = {job_id, state};
+	g_autofree gchar *what =
+		g_strdup_printf("job %s to be %s", job_id, ucv_job_state_to_string(state));
+
+	wait_until(f, cond_state, &wanted, what);
+}
+
+static gboolean
+cond_cleaned_up(Fixture *f, gconstpointer data)
+{
+	const gchar *job_id = data;
+	g_autofree gchar *dir = job_dir(f, job_id);
+	g_autofree gchar *name = ucv_domain_name_for(job_id, 0);
+
+	return !domain_exists(f, name) && !g_file_test(dir, G_FILE_TEST_EXISTS) &&
+	       stored_domain_count(f, job_id) == 0;
+}
+
+static gboolean
+cond_domain_active(Fixture *f, gconstpointer data)
+{
+	return domain_is_active(f, data);
+}
+
+static void
+wait_cleaned_up(Fixture *f, const gchar *job_id)
+{
+	g_autofree gchar *what = g_strdup_printf("the machines and files of job %s to go", job_id);
+
+	wait_until(f, cond_cleaned_up, job_id, what);
+}
+
+typedef struct {
+	const gchar *job_id;
+	guint count;
+} IdleWanted;
+
+static gboolean
+cond_idle(Fixture *f, gconstpointer data)
+{
+	const IdleWanted *wanted = data;
+
+	return idle_count(f, wanted->job_id) >= wanted->count;
+}
+
+static void
+wait_idle_count(Fixture *f, const gchar *job_id, guint count)
+{
+	const IdleWanted wanted = {job_id, count};
+	g_autofree gchar *what = g_strdup_printf("job %s to go idle %u time(s)", job_id, count);
+
+	wait_until(f, cond_idle, &wanted, what);
+}
+
+/* --- the fixture --------------------------------------------------------------------------- */
+
+static void
+on_job_idle(UcvEngine *engine, const gchar *job_id, Fixture *f)
+{
+	g_autoptr(UcvStoredJob) stored = lookup_job(f, job_id);
+	g_autofree gchar *dir = job_dir(f, job_id);
+
+	g_hash_table_insert(f->idle_counts, g_strdup(job_id),
+			    GUINT_TO_POINTER(idle_count(f, job_id) + 1));
+	/* "no operation left" for a job that ended means its cleanup is over */
+	if (f->idle_too_early == NULL && stored != NULL && ucv_job_state_is_final(stored->state) &&
+	    (g_file_test(dir, G_FILE_TEST_EXISTS) || stored_domain_count(f, job_id) > 0))
+		f->idle_too_early = g_strdup_printf(
+			"job-idle for %s (%s) while its files or domains were still being removed",
+			job_id, ucv_job_state_to_string(stored->state));
+}
+
+static void
+make_base_image(const gchar *image_dir)
+{
+	g_autofree gchar *path = g_build_filename(image_dir, IMAGE ".qcow2", NULL);
+	const gchar *argv[] = {"qemu-img", "create", "-q", "-f", "qcow2", path, "16M", NULL};
+	g_autoptr(GError) error = NULL;
+	gint status = 0;
+
+	g_assert_cmpint(g_mkdir_with_parents(image_dir, 0755), ==, 0);
+	g_spawn_sync(NULL, (gchar **)argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL,
+		     &status, &error);
+	g_assert_no_error(error);
+	g_spawn_check_wait_status(status, &error);
+	g_assert_no_error(error);
+}
+
+static void
+store_open(Fixture *f)
+{
+	g_autoptr(GError) error = NULL;
+
+	if (f->store != NULL)
+		return;
+	f->store = ucv_store_open(f->db_path, &error);
+	g_assert_no_error(error);
+}
+
+/* A daemon start: a fresh hypervisor (whose "connected" triggers reconciliation) and engine. */
+static void
+engine_start(Fixture *f)
+{
+	g_autoptr(GError) error = NULL;
+
+	f->hypervisor = ucv_hypervisor_new(TEST_URI);
+	g_assert_true(ucv_hypervisor_connect(f->hypervisor, &error));
+	g_assert_no_error(error);
+	/* opened after the hypervisor, whose class puts libvirt's events on the GLib loop */
+	if (f->admin == NULL)
+		f->admin = virConnectOpen(TEST_URI);
+	g_assert_nonnull(f->admin);
+	store_open(f);
+	f->engine = ucv_engine_new(f->config, f->products, f->store, f->hypervisor, f->core);
+	g_signal_connect(f->engine, "job-idle", G_CALLBACK(on_job_idle), f);
+	g_assert_true(ucv_engine_start(f->engine, &error));
+	g_assert_no_error(error);
+}
+
+/* A daemon stop: the engine is gone once its background work let go of it. */
+static void
+engine_stop(Fixture *f)
+{
+	UcvEngine *engine = f->engine;
+	gint64 deadline = g_get_monotonic_time() + 30 * G_USEC_PER_SEC;
+	guint wake_id = g_timeout_add(20, wake_cb, NULL);
+
+	g_signal_handlers_disconnect_by_data(engine, f);
+	g_object_add_weak_pointer(G_OBJECT(engine), (gpointer *)&engine);
+	g_clear_object(&f->engine);
+	while (engine != NULL && g_get_monotonic_time() < deadline)
+		g_main_context_iteration(NULL, TRUE);
+	g_assert_null(engine);
+	g_source_remove(wake_id);
+	g_clear_object(&f->hypervisor);
+	g_clear_object(&f->store);
+	g_hash_table_remove_all(f->idle_counts);
+	while (g_main_context_iteration(NULL, FALSE))
+		;
+}
+
+static void
+fixture_set_up(Fixture *f, gconstpointer data)
+{
+	g_autoptr(GError) error = NULL;
+
+	f->tmp_dir = g_dir_make_tmp("ucv-test-engine-XXXXXX", &error);
+	g_assert_no_error(error);
+	f->db_path = g_build_filename(f->tmp_dir, "ucloud-virt.db", NULL);
+	f->config = ucv_config_new();
+	g_free(f->config->state_dir);
+	f->config->state_dir = g_build_filename(f->tmp_dir, "state", NULL);
+	g_free(f->config->image_dir);
+	f->config->image_dir = g_build_filename(f->tmp_dir, "images", NULL);
+	/* the test driver only runs domains of its own type */
+	g_free(f->config->domain_type);
+	f->config->domain_type = g_strdup("test");
+	make_base_image(f->config->image_dir);
+
+	f->products = ucv_product_list_parse(products_json, strlen(products_json), &error);
+	g_assert_no_error(error);
+	/* nothing listens there: every update stays in the outbox for the tests to read */
+	f->core = ucv_core_client_new("http://127.0.0.1:1", "refresh-token");
+	f->idle_counts = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	engine_start(f);
+}
+
+static void
+remove_tree(GFile *dir)
+{
+	g_autoptr(GFileEnumerator) children =
+		g_file_enumerate_children(dir, G_FILE_ATTRIBUTE_STANDARD_NAME,
+					  G_FILE_QUERY_INFO_NOFOLLOW_SYMLINKS, NULL, NULL);
+	GFileInfo *info;
+	GFile *child;
+
+	while (children != NULL && g_file_enumerator_iterate(children, &info, &child, NULL, NULL) &&
+	       info != NULL) {
+		if (g_file_info_get_file_type(info) == G_FILE_TYPE_DIRECTORY)
+			remove_tree(child);
+		else
+			g_file_delete(child, NULL, NULL);
+	}
+	g_file_delete(dir, NULL, NULL);
+}
+
+static void
+fixture_tear_down(Fixture *f, gconstpointer data)
+{
+	g_autoptr(GFile) tmp = g_file_new_for_path(f->tmp_dir);
+
+	if (f->engine != NULL)
+		engine_stop(f);
+	/* the last connection to test:///default takes its domains with it */
+	g_clear_pointer(&f->admin, virConnectClose);
+	g_clear_object(&f->core);
+	g_clear_pointer(&f->products, g_ptr_array_unref);
+	g_clear_pointer(&f->config, ucv_config_free);
+	g_clear_pointer(&f->idle_counts, g_hash_table_unref);
+	g_free(f->idle_too_early);
+	remove_tree(tmp);
+	g_free(f->db_path);
+	g_free(f->tmp_dir);
+}
+
+static void
+create_ok(Fixture *f, GPtrArray *jobs)
+{
+	g_autoptr(GError) error = NULL;
+
+	g_assert_true(ucv_engine_create_jobs(f->engine, jobs, &error));
+	g_assert_no_error(error);
+}
+
+static void
+terminate_ok(Fixture *f, const gchar *job_id)
+{
+	g_autoptr(GPtrArray) ids = g_ptr_array_new();
+	g_autoptr(GError) error = NULL;
+
+	g_ptr_array_add(ids, (gpointer)job_id);
+	g_assert_true(ucv_engine_terminate_jobs(f->engine, ids, &error));
+	g_assert_no_error(error);
+}
+
+/* Creates a one-machine job and waits until it runs and provisioning is over. */
+static void
+create_running(Fixture *f, const gchar *job_id)
+{
+	g_autoptr(GPtrArray) jobs = job_list(make_job(job_id, 1), NULL);
+
+	create_ok(f, jobs);
+	wait_state(f, job_id, UCV_JOB_STATE_RUNNING);
+	wait_idle_count(f, job_id, 1);
+}
+
+/* --- the tests ----------------------------------------------------------------------------- */
+
+static void
+assert_overlay(const gchar *overlay, const gchar *base)
+{
+	const gchar *argv[] = {"qemu-img", "info", "-U", "--output=json", overlay, NULL};
+	g_autofree gchar *out = NULL;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(JsonNode) info = NULL;
+	JsonObject *obj;
+	gint status = 0;
+
+	g_spawn_sync(NULL, (gchar **)argv, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_STDERR_TO_DEV_NULL,
+		     NULL, NULL, &out, NULL, &status, &error);
+	g_assert_no_error(error);
+	g_spawn_check_wait_status(status, &error);
+	g_assert_no_error(error);
+	info = json_from_string(out, &error);
+	g_assert_no_error(error);
+	obj = json_node_get_object(info);
+	g_assert_cmpstr(json_object_get_string_member(obj, "format"), ==, "qcow2");
+	g_assert_cmpstr(json_object_get_string_member_with_default(obj, "backing-filename", NULL),
+			==, base);
+}
+
+static void
+test_create_runs(Fixture *f, gconstpointer data)
+{
+	g_autoptr(GPtrArray) jobs = job_list(make_job("eng-1", 1), NULL);
+	g_autoptr(UcvDomainInfo) info = NULL;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GPtrArray) statuses = g_ptr_array_new_with_free_func(g_free);
+	g_autofree gchar *overlay = overlay_path(f, "eng-1", 0);
+	g_autofree gchar *base = g_build_filename(f->config->image_dir, IMAGE ".qcow2", NULL);
+	g_autofree gchar *states = NULL;
+	g_autofree gchar *xml = NULL;
+
+	create_ok(f, jobs);
+	/* accepted durably before any work is done */
+	assert_state(f, "eng-1", UCV_JOB_STATE_IN_QUEUE);
+	g_assert_cmpuint(outbox_length(f), ==, 0);
+
+	wait_state(f, "eng-1", UCV_JOB_STATE_RUNNING);
+	g_assert_true(domain_is_active(f, "ucloud-eng-1-0"));
+	states = outbox_states(f, "eng-1", statuses);
+	g_assert_cmpstr(states, ==, "RUNNING");
+
+	info = ucv_hypervisor_lookup_domain(f->hypervisor, "ucloud-eng-1-0", &error);
+	g_assert_no_error(error);
+	g_assert_nonnull(info);
+	g_assert_cmpstr(info->job_id, ==, "eng-1");
+	g_assert_cmpuint(info->rank, ==, 0);
+	g_assert_true(info->active);
+	xml = domain_xml(f, "ucloud-eng-1-0");
+	g_assert_nonnull(strstr(xml, "tester#1234"));
+	g_assert_nonnull(strstr(xml, PRODUCT));
+	g_assert_nonnull(strstr(xml, "eng-app@2"));
+	g_assert_nonnull(strstr(xml, overlay));
+
+	g_assert_true(g_file_test(overlay, G_FILE_TEST_IS_REGULAR));
+	assert_overlay(overlay, base);
+	g_assert_cmpuint(stored_domain_count(f, "eng-1"), ==, 1);
+}
+
+typedef struct {
+	gboolean both_ran_at_running;
+} ReplicaSeen;
+
+static gboolean
+cond_running_checked(Fixture *f, gconstpointer data)
+{
+	ReplicaSeen *seen = (ReplicaSeen *)data;
+	g_autoptr(UcvStoredJob) stored = lookup_job(f, "eng-2");
+
+	if (stored == NULL || stored->state != UCV_JOB_STATE_RUNNING)
+		return FALSE;
+	/* looked at in the very iteration that recorded RUNNING */
+	seen->both_ran_at_running =
+		domain_is_active(f, "ucloud-eng-2-0") && domain_is_active(f, "ucloud-eng-2-1");
+	return TRUE;
+}
+
+static void
+test_replicas(Fixture *f, gconstpointer data)
+{
+	g_autoptr(GPtrArray) jobs = job_list(make_job("eng-2", 2), NULL);
+	g_autofree gchar *states = NULL;
+	ReplicaSeen seen = {FALSE};
+
+	create_ok(f, jobs);
+	wait_until(f, cond_running_checked, &seen, "job eng-2 to be RUNNING");
+	/* RUNNING means every machine runs, not the first one */
+	g_assert_true(seen.both_ran_at_running);
+	wait_idle_count(f, "eng-2", 1);
+	spin(SETTLE_MS);
+
+	g_assert_true(domain_is_active(f, "ucloud-eng-2-0"));
+	g_assert_true(domain_is_active(f, "ucloud-eng-2-1"));
+	g_assert_false(domain_exists(f, "ucloud-eng-2-2"));
+	for (guint rank = 0; rank < 2; rank++) {
+		g_autofree gchar *overlay = overlay_path(f, "eng-2", rank);
+		g_assert_true(g_file_test(overlay, G_FILE_TEST_IS_REGULAR));
+	}
+	g_assert_cmpuint(stored_domain_count(f, "eng-2"), ==, 2);
+	states = outbox_states(f, "eng-2", NULL);
+	g_assert_cmpstr(states, ==, "RUNNING");
+}
+
+/* Creating `jobs` fails as invalid, with `needle` in the message, and leaves no trace. */
+static void
+assert_create_refused(Fixture *f, GPtrArray *jobs, const gchar *needle)
+{
+	g_autoptr(GError) error = NULL;
+
+	g_assert_false(ucv_engine_create_jobs(f->engine, jobs, &error));
+	g_assert_error(error, UCV_ERROR, UCV_ERROR_INVALID);
+	if (needle != NULL && strstr(error->message, needle) == NULL)
+		g_error("error \"%s\" does not mention \"%s\"", error->message, needle);
+	g_assert_cmpuint(count_jobs(f), ==, 0);
+	g_assert_cmpuint(outbox_length(f), ==, 0);
+}
+
+static void
+test_validation(Fixture *f, gconstpointer data)
+{
+	g_autoptr(GPtrArray) unknown_product = job_list(
+		make_job_full("bad-1", 1, "no-such-product", "VIRTUAL_MACHINE", IMAGE), NULL);
+	g_autoptr(GPtrArray) docker =
+		job_list(make_job_full("bad-2", 1, PRODUCT, "DOCKER", IMAGE), NULL);
+	g_autoptr(GPtrArray) no_machines = job_list(make_job("bad-3", 0), NULL);
+	g_autoptr(GPtrArray) no_image =
+		job_list(make_job_full("bad-4", 1, PRODUCT, "VIRTUAL_MACHINE", NULL), NULL);
+	g_autoptr(GPtrArray) empty_image =
+		job_list(make_job_full("bad-5", 1, PRODUCT, "VIRTUAL_MACHINE", ""), NULL);
+	g_autoptr(GPtrArray) good_then_bad = job_list(
+		make_job("good-1", 1), make_job_full("bad-7", 1, PRODUCT, "DOCKER", IMAGE), NULL);
+	g_autoptr(GPtrArray) bad_then_good =
+		job_list(make_job_full("bad-8", 1, "no-such-product", "VIRTUAL_MACHINE", IMAGE),
+			 make_job("good-2", 1), NULL);
+	g_autofree gchar *jobs_dir = g_build_filename(f->config->state_dir, "jobs", NULL);
+	g_autoptr(GDir) dir = NULL;
+
+	assert_create_refused(f, unknown_product, "no-such-product");
+	assert_create_refused(f, docker, "DOCKER");
+	assert_create_refused(f, no_machines, "bad-3");
+	assert_create_refused(f, no_image, "bad-4");
+	assert_create_refused(f, empty_image, "bad-5");
+	assert_create_refused(f, good_then_bad, "DOCKER");
+	assert_create_refused(f, bad_then_good, "no-such-product");
+
+	/* and nothing was started in the background either */
+	spin(SETTLE_MS);
+	g_assert_false(domain_exists(f, "ucloud-good-1-0"));
+	g_assert_false(domain_exists(f, "ucloud-good-2-0"));
+	g_assert_cmpuint(count_jobs(f), ==, 0);
+	g_assert_cmpuint(g_hash_table_size(f->idle_counts), ==, 0);
+	dir = g_dir_open(jobs_dir, 0, NULL);
+	g_assert_nonnull(dir);
+	g_assert_null(g_dir_read_name(dir));
+}
+
+/* The documented API may leave resolvedApplication out: the job is accepted and its application
+ * fetched from Core before provisioning; while Core cannot be reached it waits in the queue. */
+static void
+test_unresolved_waits(Fixture *f, gconstpointer data)
+{
+	g_autoptr(GPtrArray) jobs = job_list(make_job_full("eng-15", 1, PRODUCT, NULL, NULL), NULL);
+	g_autofree gchar *states = NULL;
+	g_autofree gchar *states_after = NULL;
+
+	create_ok(f, jobs);
+	assert_state(f, "eng-15", UCV_JOB_STATE_IN_QUEUE);
+	/* the attempt to ask Core is over */
+	wait_idle_count(f, "eng-15", 1);
+	spin(SETTLE_MS);
+	assert_state(f, "eng-15", UCV_JOB_STATE_IN_QUEUE);
+	g_assert_false(domain_exists(f, "ucloud-eng-15-0"));
+	states = outbox_states(f, "eng-15", NULL);
+	g_assert_cmpstr(states, ==, "");
+
+	terminate_ok(f, "eng-15");
+	wait_state(f, "eng-15", UCV_JOB_STATE_SUCCESS);
+	assert_cleaned_up(f, "eng-15", 1);
+	states_after = outbox_states(f, "eng-15", NULL);
+	g_assert_cmpstr(states_after, ==, "SUCCESS");
+}
+
+static void
+test_repeated_create(Fixture *f, gconstpointer data)
+{
+	g_autoptr(GPtrArray) first = job_list(make_job("eng-3", 1), NULL);
+	g_autoptr(GPtrArray) again = job_list(make_job("eng-3", 1), NULL);
+	g_autoptr(GPtrArray) later = job_list(make_job("eng-3", 1), make_job("eng-4", 1), NULL);
+	g_autofree gchar *states = NULL;
+	g_autofree gchar *states_4 = NULL;
+
+	/* Core repeats a create whose answer it did not see, even before any work was done */
+	create_ok(f, first);
+	create_ok(f, again);
+	wait_state(f, "eng-3", UCV_JOB_STATE_RUNNING);
+	wait_idle_count(f, "eng-3", 1);
+	spin(SETTLE_MS);
+	g_assert_cmpuint(idle_count(f, "eng-3"), ==, 1);
+
+	/* and after the job runs, in a batch with a new job */
+	create_ok(f, later);
+	wait_state(f, "eng-4", UCV_JOB_STATE_RUNNING);
+	wait_idle_count(f, "eng-4", 1);
+	spin(SETTLE_MS);
+
+	g_assert_cmpuint(count_jobs(f), ==, 2);
+	g_assert_cmpuint(idle_count(f, "eng-3"), ==, 1);
+	g_assert_cmpuint(stored_domain_count(f, "eng-3"), ==, 1);
+	g_assert_false(domain_exists(f, "ucloud-eng-3-1"));
+	g_assert_true(domain_is_active(f, "ucloud-eng-3-0"));
+	g_assert_true(domain_is_active(f, "ucloud-eng-4-0"));
+	states = outbox_states(f, "eng-3", NULL);
+	g_assert_cmpstr(states, ==, "RUNNING");
+	states_4 = outbox_states(f, "eng-4", NULL);
+	g_assert_cmpstr(states_4, ==, "RUNNING");
+	g_assert_cmpuint(outbox_length(f), ==, 2);
+}
+
+static void
+test_terminate(Fixture *f, gconstpointer data)
+{
+	g_autoptr(GPtrArray) statuses = g_ptr_array_new_with_free_func(g_free);
+	g_autofree gchar *states = NULL;
+	g_autofree gchar *states_after = NULL;
+	guint idles;
+
+	create_running(f, "eng-5");
+	g_assert_true(g_file_test(f->config->state_dir, G_FILE_TEST_IS_DIR));
+	terminate_ok(f, "eng-5");
+	wait_state(f, "eng-5", UCV_JOB_STATE_SUCCESS);
+	/* SUCCESS is reported only once everything is gone */
+	assert_cleaned_up(f, "eng-5", 1);
+	states = outbox_states(f, "eng-5", statuses);
+	g_assert_cmpstr(states, ==, "RUNNING,SUCCESS");
+	/* our own destroy is not mistaken for an administrator's */
+	g_assert_null(strstr(g_ptr_array_index(statuses, 1), OUTSIDE_STATUS));
+
+	/* again, and an id nobody knows: both fine, with nothing more to do or to tell Core */
+	idles = idle_count(f, "eng-5");
+	terminate_ok(f, "eng-5");
+	terminate_ok(f, "never-created");
+	spin(SETTLE_MS);
+	g_assert_cmpuint(idle_count(f, "eng-5"), ==, idles);
+	states_after = outbox_states(f, "eng-5", NULL);
+	g_assert_cmpstr(states_after, ==, "RUNNING,SUCCESS");
+	g_assert_cmpuint(outbox_length(f), ==, 2);
+	g_assert_null(lookup_job(f, "never-created"));
+	assert_state(f, "eng-5", UCV_JOB_STATE_SUCCESS);
+}
+
+static void
+test_terminate_replicas(Fixture *f, gconstpointer data)
+{
+	g_autoptr(GPtrArray) jobs = job_list(make_job("eng-6", 3), NULL);
+	g_autoptr(GError) error = NULL;
+	g_autofree gchar *states = NULL;
+
+	create_ok(f, jobs);
+	wait_state(f, "eng-6", UCV_JOB_STATE_RUNNING);
+	/* every rank's machine goes, even one the store has no record of */
+	g_assert_true(ucv_store_remove_domains(f->store, "eng-6", &error));
+	g_assert_no_error(error);
+	terminate_ok(f, "eng-6");
+	wait_state(f, "eng-6", UCV_JOB_STATE_SUCCESS);
+	assert_cleaned_up(f, "eng-6", 3);
+	spin(SETTLE_MS);
+	states = outbox_states(f, "eng-6", NULL);
+	g_assert_cmpstr(states, ==, "RUNNING,SUCCESS");
+}
+
+static void
+test_terminate_while_provisioning(Fixture *f, gconstpointer data)
+{
+	g_autoptr(GPtrArray) jobs = job_list(make_job("eng-7", 2), NULL);
+	g_autofree gchar *states = NULL;
+
+	create_ok(f, jobs);
+	/* before the loop ran once: image lookup, overlay and start are all still ahead */
+	terminate_ok(f, "eng-7");
+	wait_state(f, "eng-7", UCV_JOB_STATE_SUCCESS);
+	spin(SETTLE_MS);
+	assert_cleaned_up(f, "eng-7", 2);
+	states = outbox_states(f, "eng-7", NULL);
+	g_assert_cmpstr(states, ==, "SUCCESS");
+}
+
+static void
+test_terminate_mid_provisioning(Fixture *f, gconstpointer data)
+{
+	g_autoptr(GPtrArray) jobs = job_list(make_job("eng-8", 2), NULL);
+	g_autofree gchar *states = NULL;
+
+	create_ok(f, jobs);
+	/* the first machine exists, the second one is on its way */
+	wait_until(f, cond_domain_active, "ucloud-eng-8-0", "ucloud-eng-8-0 to run");
+	terminate_ok(f, "eng-8");
+	wait_state(f, "eng-8", UCV_JOB_STATE_SUCCESS);
+	spin(SETTLE_MS);
+	assert_cleaned_up(f, "eng-8", 2);
+	states = outbox_states(f, "eng-8", NULL);
+	g_assert_true(g_strcmp0(states, "SUCCESS") == 0 ||
+		      g_strcmp0(states, "RUNNING,SUCCESS") == 0);
+}
+
+static void
+test_destroyed_outside(Fixture *f, gconstpointer data)
+{
+	g_autoptr(GPtrArray) statuses = g_ptr_array_new_with_free_func(g_free);
+	g_autofree gchar *states = NULL;
+	g_autoptr(UcvStoredJob) stored = NULL;
+	virDomainPtr dom;
+
+	create_running(f, "eng-9");
+	/* an administrator's `virsh destroy`, on a connection of their own */
+	dom = virDomainLookupByName(f->admin, "ucloud-eng-9-0");
+	g_assert_nonnull(dom);
+	g_assert_cmpint(virDomainDestroy(dom), ==, 0);
+	virDomainFree(dom);
+
+	wait_state(f, "eng-9", UCV_JOB_STATE_SUCCESS);
+	stored = lookup_job(f, "eng-9");
+	g_assert_nonnull(strstr(stored->status, OUTSIDE_STATUS));
+	wait_cleaned_up(f, "eng-9");
+	spin(SETTLE_MS);
+	states = outbox_states(f, "eng-9", statuses);
+	g_assert_cmpstr(states, ==, "RUNNING,SUCCESS");
+	g_assert_nonnull(strstr(g_ptr_array_index(statuses, 1), OUTSIDE_STATUS));
+}
+
+static void
+test_guest_poweroff(Fixture *f, gconstpointer data)
+{
+	g_autoptr(GPtrArray) statuses = g_ptr_array_new_with_free_func(g_free);
+	g_autofree gchar *states = NULL;
+	virDomainPtr dom;
+
+	create_running(f, "eng-16");
+	/* the guest shuts itself down (the test driver's shutdown is immediate) */
+	dom = virDomainLookupByName(f->admin, "ucloud-eng-16-0");
+	g_assert_nonnull(dom);
+	g_assert_cmpint(virDomainShutdown(dom), ==, 0);
+	virDomainFree(dom);
+
+	wait_state(f, "eng-16", UCV_JOB_STATE_SUCCESS);
+	wait_cleaned_up(f, "eng-16");
+	spin(SETTLE_MS);
+	states = outbox_states(f, "eng-16", statuses);
+	g_assert_cmpstr(states, ==, "RUNNING,SUCCESS");
+	g_assert_nonnull(strstr(g_ptr_array_index(statuses, 1), "powered off"));
+}
+
+/* "job-idle" promises that the job has no operation left: for a job that failed, that its
+ * cleanup is over too. */
+static void
+test_job_idle_contract(Fixture *f, gconstpointer data)
+{
+	g_autoptr(GPtrArray) jobs = job_list(
+		make_job_full("eng-17", 1, PRODUCT, "VIRTUAL_MACHINE", "no-such-image"), NULL);
+
+	create_ok(f, jobs);
+	wait_state(f, "eng-17", UCV_JOB_STATE_FAILURE);
+	wait_cleaned_up(f, "eng-17");
+	spin(SETTLE_MS);
+	g_assert_null(f->idle_too_early);
+	g_assert_cmpuint(idle_count(f, "eng-17"), >=, 1);
+}
+
+static void
+test_missing_image(Fixture *f, gconstpointer data)
+{
+	g_autoptr(GPtrArray) jobs = job_list(
+		make_job_full("eng-10", 1, PRODUCT, "VIRTUAL_MACHINE", "no-such-image"), NULL);
+	g_autoptr(GPtrArray) statuses = g_ptr_array_new_with_free_func(g_free);
+	g_autoptr(UcvStoredJob) stored = NULL;
+	g_autofree gchar *states = NULL;
+
+	create_ok(f, jobs);
+	wait_state(f, "eng-10", UCV_JOB_STATE_FAILURE);
+	stored = lookup_job(f, "eng-10");
+	g_assert_nonnull(strstr(stored->status, "no-such-image"));
+	wait_cleaned_up(f, "eng-10");
+	spin(SETTLE_MS);
+	g_assert_false(domain_exists(f, "ucloud-eng-10-0"));
+	states = outbox_states(f, "eng-10", statuses);
+	g_assert_cmpstr(states, ==, "FAILURE");
+	g_assert_nonnull(strstr(g_ptr_array_index(statuses, 0), "no-such-image"));
+}
+
+/* A running domain with the provider's metadata, defined by someone else. */
+static void
+define_domain_outside(Fixture *f, const gchar *job_id)
+{
+	g_autofree gchar *name = ucv_domain_name_for(job_id, 0);
+	const UcvDomainSpec spec = {
+		.name = name,
+		.title = "defined outside the engine",
+		.domain_type = "test",
+		.vcpus = 1,
+		.memory_mib = 128,
+		.disk_path = "/nonexistent/stray.qcow2",
+		.disk_format = "qcow2",
+		.console_log = "/nonexistent/stray.log",
+		.vnc_socket = "/nonexistent/stray.sock",
+		.job_id = job_id,
+		.rank = 0,
+		.owner = "admin",
+		.product = PRODUCT,
+		.application = "stray@1",
+	};
+	g_autoptr(GError) error = NULL;
+	g_autofree gchar *xml = ucv_domain_xml_render(&spec, &error);
+	virDomainPtr dom;
+
+	g_assert_no_error(error);
+	dom = virDomainDefineXML(f->admin, xml);
+	g_assert_nonnull(dom);
+	g_assert_cmpint(virDomainCreate(dom), ==, 0);
+	virDomainFree(dom);
+}
+
+static void
+remove_domain_outside(Fixture *f, const gchar *name)
+{
+	virDomainPtr dom = virDomainLookupByName(f->admin, name);
+
+	g_assert_nonnull(dom);
+	g_assert_cmpint(virDomainDestroy(dom), ==, 0);
+	g_assert_cmpint(virDomainUndefine(dom), ==, 0);
+	virDomainFree(dom);
+}
+
+static void
+test_reconcile(Fixture *f, gconstpointer data)
+{
+	g_autoptr(GPtrArray) queued = job_list(make_job("eng-13", 1), NULL);
+	g_autoptr(GPtrArray) statuses = g_ptr_array_new_with_free_func(g_free);
+	g_autoptr(UcvStoredJob) gone = NULL;
+	g_autoptr(GError) error = NULL;
+	g_autofree gchar *states_gone = NULL;
+	g_autofree gchar *states_kept = NULL;
+	g_autofree gchar *states_queued = NULL;
+
+	create_running(f, "eng-11");
+	create_running(f, "eng-12");
+	engine_stop(f);
+
+	/* while the provider is away: one machine vanishes, a stranger appears, and a job that
+	 * was accepted just before the stop never got its machine */
+	remove_domain_outside(f, "ucloud-eng-11-0");
+	define_domain_outside(f, "stray");
+	store_open(f);
+	g_assert_true(ucv_store_insert_jobs(f->store, queued, &error));
+	g_assert_no_error(error);
+
+	engine_start(f);
+	wait_state(f, "eng-11", UCV_JOB_STATE_FAILURE);
+	gone = lookup_job(f, "eng-11");
+	g_assert_nonnull(strstr(gone->status, "disappeared"));
+	wait_cleaned_up(f, "eng-11");
+	wait_state(f, "eng-13", UCV_JOB_STATE_RUNNING);
+	wait_idle_count(f, "eng-13", 1);
+	spin(SETTLE_MS);
+
+	states_gone = outbox_states(f, "eng-11", statuses);
+	g_assert_cmpstr(states_gone, ==, "RUNNING,FAILURE");
+	g_assert_nonnull(strstr(g_ptr_array_index(statuses, 1), "disappeared"));
+	/* the machine that kept running is left as it was */
+	assert_state(f, "eng-12", UCV_JOB_STATE_RUNNING);
+	g_assert_true(domain_is_active(f, "ucloud-eng-12-0"));
+	states_kept = outbox_states(f, "eng-12", NULL);
+	g_assert_cmpstr(states_kept, ==, "RUNNING");
+	g_assert_cmpuint(idle_count(f, "eng-12"), ==, 0);
+	/* the queued job was provisioned */
+	g_assert_true(domain_is_active(f, "ucloud-eng-13-0"));
+	states_queued = outbox_states(f, "eng-13", NULL);
+	g_assert_cmpstr(states_queued, ==, "RUNNING");
+	/* never ours to destroy */
+	g_assert_true(domain_is_active(f, "ucloud-stray-0"));
+	g_assert_null(lookup_job(f, "stray"));
+}
+
+static void
+test_reconcile_stopped_and_started(Fixture *f, gconstpointer data)
+{
+	g_autoptr(GPtrArray) queued = job_list(make_job("eng-19", 1), NULL);
+	g_autoptr(GPtrArray) statuses = g_ptr_array_new_with_free_func(g_free);
+	g_autoptr(GError) error = NULL;
+	g_autofree gchar *states_stopped = NULL;
+	g_autofree gchar *states_started = NULL;
+	g_autofree gchar *overlay = overlay_path(f, "eng-19", 0);
+	virDomainPtr dom;
+
+	create_running(f, "eng-18");
+	engine_stop(f);
+
+	/* while the provider is away: one machine stops (but stays defined), and a job whose
+	 * machine was started just before the crash never had RUNNING recorded */
+	dom = virDomainLookupByName(f->admin, "ucloud-eng-18-0");
+	g_assert_nonnull(dom);
+	g_assert_cmpint(virDomainDestroy(dom), ==, 0);
+	virDomainFree(dom);
+	store_open(f);
+	g_assert_true(ucv_store_insert_jobs(f->store, queued, &error));
+	g_assert_no_error(error);
+	define_domain_outside(f, "eng-19");
+
+	engine_start(f);
+	wait_state(f, "eng-18", UCV_JOB_STATE_SUCCESS);
+	wait_cleaned_up(f, "eng-18");
+	wait_state(f, "eng-19", UCV_JOB_STATE_RUNNING);
+	spin(SETTLE_MS);
+
+	states_stopped = outbox_states(f, "eng-18", statuses);
+	g_assert_cmpstr(states_stopped, ==, "RUNNING,SUCCESS");
+	g_assert_nonnull(strstr(g_ptr_array_index(statuses, 1), "away"));
+	/* the running machine was adopted, not provisioned again */
+	states_started = outbox_states(f, "eng-19", NULL);
+	g_assert_cmpstr(states_started, ==, "RUNNING");
+	g_assert_true(domain_is_active(f, "ucloud-eng-19-0"));
+	g_assert_false(g_file_test(overlay, G_FILE_TEST_EXISTS));
+}
+
+static void
+test_reconcile_running_idle(Fixture *f, gconstpointer data)
+{
+	g_autofree gchar *states = NULL;
+
+	create_running(f, "eng-14");
+	engine_stop(f);
+	engine_start(f);
+	spin(SETTLE_MS);
+	/* found running after a restart: nothing to do, nothing to report */
+	assert_state(f, "eng-14", UCV_JOB_STATE_RUNNING);
+	g_assert_true(domain_is_active(f, "ucloud-eng-14-0"));
+	states = outbox_states(f, "eng-14", NULL);
+	g_assert_cmpstr(states, ==, "RUNNING");
+
+	/* and the new engine still owns it */
+	terminate_ok(f, "eng-14");
+	wait_state(f, "eng-14", UCV_JOB_STATE_SUCCESS);
+	assert_cleaned_up(f, "eng-14", 1);
+}
+
+/* A terminate cut short by a crash (the mark is stored, cleanup never ran): the next start
+ * finishes it instead of reporting a vanished or a stopped machine. */
+static void
+test_reconcile_interrupted_terminate(Fixture *f, gconstpointer data)
+{
+	g_autoptr(GPtrArray) statuses = g_ptr_array_new_with_free_func(g_free);
+	g_autoptr(GError) error = NULL;
+	g_autofree gchar *states = NULL;
+
+	create_running(f, "eng-20");
+	engine_stop(f);
+	store_open(f);
+	g_assert_true(ucv_store_mark_terminating(f->store, "eng-20", &error));
+	g_assert_no_error(error);
+
+	engine_start(f);
+	wait_state(f, "eng-20", UCV_JOB_STATE_SUCCESS);
+	wait_cleaned_up(f, "eng-20");
+	states = outbox_states(f, "eng-20", statuses);
+	g_assert_cmpstr(states, ==, "RUNNING,SUCCESS");
+	g_assert_nonnull(strstr(g_ptr_array_index(statuses, 1), "cancelled"));
+}
+
+#define ADD(path, func) g_test_add(path, Fixture, NULL, fixture_set_up, func, fixture_tear_down)
+
+int
+main(int argc, char **argv)
+{
+	g_test_init(&argc, &argv, NULL);
+
+	ADD("/engine/create/runs", test_create_runs);
+	ADD("/engine/create/replicas", test_replicas);
+	ADD("/engine/create/validation", test_validation);
+	ADD("/engine/create/unresolved-waits", test_unresolved_waits);
+	ADD("/engine/create/repeated", test_repeated_create);
+	ADD("/engine/create/missing-image", test_missing_image);
+	ADD("/engine/terminate/running", test_terminate);
+	ADD("/engine/terminate/replicas", test_terminate_replicas);
+	ADD("/engine/terminate/while-provisioning", test_terminate_while_provisioning);
+	ADD("/engine/terminate/mid-provisioning", test_terminate_mid_provisioning);
+	ADD("/engine/event/destroyed-outside", test_destroyed_outside);
+	ADD("/engine/event/guest-poweroff", test_guest_poweroff);
+	ADD("/engine/signal/job-idle", test_job_idle_contract);
+	ADD("/engine/reconcile/after-restart", test_reconcile);
+	ADD("/engine/reconcile/stopped-and-started", test_reconcile_stopped_and_started);
+	ADD("/engine/reconcile/running-untouched", test_reconcile_running_idle);
+	ADD("/engine/reconcile/interrupted-terminate", test_reconcile_interrupted_terminate);
+	return g_test_run();
+}
