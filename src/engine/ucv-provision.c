@@ -10,8 +10,8 @@
 #include "model/ucv-error.h"
 #include "virt/ucv-domain-xml.h"
 
-/* How long a job whose application Core could not describe waits before asking again. */
-#define UCV_RESOLVE_RETRY_S 10
+/* How long a job waits when Core or libvirtd could not be reached before trying again. */
+#define UCV_PROVISION_RETRY_S 10
 
 typedef struct {
 	UcvEngine *engine;
@@ -88,6 +88,7 @@ provision_cancelled(UcvJobOpHelper *helper, GError *error)
 }
 
 static void provision_next_rank(UcvJobOpHelper *helper);
+static void provision_retry_later(UcvJobOpHelper *helper);
 
 static void
 on_domain_started(GObject *source, GAsyncResult *res, gpointer user_data)
@@ -99,6 +100,14 @@ on_domain_started(GObject *source, GAsyncResult *res, gpointer user_data)
 	if (!ucv_hypervisor_start_domain_finish(UCV_HYPERVISOR(source), res, &error)) {
 		if (provision_cancelled(helper, error))
 			return;
+		if (g_error_matches(error, UCV_ERROR, UCV_ERROR_UNAVAILABLE)) {
+			/* libvirtd is away: the job waits; the reconnect or a retry resumes it */
+			ucv_job_log(G_LOG_LEVEL_MESSAGE, helper->run->job_id, NULL,
+				    "job %s: libvirt is not available, trying again later: %s",
+				    helper->run->job_id, error->message);
+			provision_retry_later(helper);
+			return;
+		}
 		status = g_strdup_printf(_("The virtual machine could not start: %s"),
 					 error->message);
 		provision_fail(helper, status);
@@ -262,14 +271,14 @@ on_retry_provision(gpointer user_data)
 	return G_SOURCE_REMOVE;
 }
 
-/* Core could not be asked right now: the job stays queued and tries again shortly. */
+/* Core or libvirtd could not be reached: the job stays queued and tries again shortly. */
 static void
 provision_retry_later(UcvJobOpHelper *helper)
 {
 	/* the engine removes the source when it goes away before the retry */
 	g_clear_handle_id(&helper->run->retry_source, g_source_remove);
 	helper->run->retry_source = g_timeout_add_seconds_full(
-		G_PRIORITY_DEFAULT, UCV_RESOLVE_RETRY_S, on_retry_provision,
+		G_PRIORITY_DEFAULT, UCV_PROVISION_RETRY_S, on_retry_provision,
 		ucv_job_run_ref(helper->run), (GDestroyNotify)ucv_job_run_unref);
 	job_op_finish(helper);
 }
