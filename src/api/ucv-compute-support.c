@@ -26,35 +26,52 @@ ucv_compute_support_add_product(JsonBuilder *builder, const UcvProduct *product,
 	json_builder_end_object(builder);
 }
 
+typedef struct {
+	const gchar *name;
+	gboolean value;
+} UcvComputeSupportFlag;
+
 static void
-ucv_compute_support_add_docker(JsonBuilder *builder, const UcvFeatures *f)
+ucv_compute_support_add_group(JsonBuilder *builder, const gchar *name,
+			      const UcvComputeSupportFlag *flags, gsize n_flags)
 {
-	json_builder_set_member_name(builder, "docker");
+	json_builder_set_member_name(builder, name);
 	json_builder_begin_object(builder);
-	ucv_compute_support_add_flag(builder, "enabled", f->docker_enabled);
-	ucv_compute_support_add_flag(builder, "web", f->docker_web);
-	ucv_compute_support_add_flag(builder, "vnc", f->docker_vnc);
-	ucv_compute_support_add_flag(builder, "logs", f->docker_logs);
-	ucv_compute_support_add_flag(builder, "terminal", f->docker_terminal);
-	ucv_compute_support_add_flag(builder, "peers", f->docker_peers);
-	ucv_compute_support_add_flag(builder, "timeExtension", f->docker_time_extension);
-	ucv_compute_support_add_flag(builder, "utilization", f->docker_utilization);
+	for (gsize i = 0; i < n_flags; i++)
+		ucv_compute_support_add_flag(builder, flags[i].name, flags[i].value);
 	json_builder_end_object(builder);
 }
 
+/* Each table lists its flags in the order they appear on the wire. */
 static void
-ucv_compute_support_add_vm(JsonBuilder *builder, const UcvFeatures *f)
+ucv_compute_support_add_features(JsonBuilder *builder, const UcvFeatures *f)
 {
-	json_builder_set_member_name(builder, "virtualMachine");
-	json_builder_begin_object(builder);
-	ucv_compute_support_add_flag(builder, "enabled", f->vm_enabled);
-	ucv_compute_support_add_flag(builder, "logs", f->vm_logs);
-	ucv_compute_support_add_flag(builder, "vnc", f->vm_vnc);
-	ucv_compute_support_add_flag(builder, "terminal", f->vm_terminal);
-	ucv_compute_support_add_flag(builder, "timeExtension", f->vm_time_extension);
-	ucv_compute_support_add_flag(builder, "suspension", f->vm_suspension);
-	ucv_compute_support_add_flag(builder, "utilization", f->vm_utilization);
-	json_builder_end_object(builder);
+	const UcvComputeSupportFlag docker[] = {
+		{"enabled", f->docker_enabled},
+		{"web", f->docker_web},
+		{"vnc", f->docker_vnc},
+		{"logs", f->docker_logs},
+		{"terminal", f->docker_terminal},
+		{"peers", f->docker_peers},
+		{"timeExtension", f->docker_time_extension},
+		{"utilization", f->docker_utilization},
+	};
+	const UcvComputeSupportFlag vm[] = {
+		{"enabled", f->vm_enabled},
+		{"logs", f->vm_logs},
+		{"vnc", f->vm_vnc},
+		{"terminal", f->vm_terminal},
+		{"timeExtension", f->vm_time_extension},
+		{"suspension", f->vm_suspension},
+		{"utilization", f->vm_utilization},
+	};
+	const UcvComputeSupportFlag native[] = {
+		{"enabled", FALSE},
+	};
+
+	ucv_compute_support_add_group(builder, "docker", docker, G_N_ELEMENTS(docker));
+	ucv_compute_support_add_group(builder, "virtualMachine", vm, G_N_ELEMENTS(vm));
+	ucv_compute_support_add_group(builder, "native", native, G_N_ELEMENTS(native));
 }
 
 JsonNode *
@@ -65,12 +82,7 @@ ucv_compute_support_to_json(const UcvProduct *product, const UcvFeatures *featur
 
 	json_builder_begin_object(builder);
 	ucv_compute_support_add_product(builder, product, provider_id);
-	ucv_compute_support_add_docker(builder, features);
-	ucv_compute_support_add_vm(builder, features);
-	json_builder_set_member_name(builder, "native");
-	json_builder_begin_object(builder);
-	ucv_compute_support_add_flag(builder, "enabled", FALSE);
-	json_builder_end_object(builder);
+	ucv_compute_support_add_features(builder, features);
 	json_builder_end_object(builder);
 	return json_builder_get_root(builder);
 }

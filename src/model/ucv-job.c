@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "ucv-error.h"
+#include "ucv-json.h"
 
 /* Job ids become parts of libvirt domain names and file paths. */
 #define UCV_JOB_ID_MAX_LENGTH 64
@@ -75,111 +76,6 @@ ucv_backend_from_string(const gchar *str)
 	return UCV_BACKEND_OTHER;
 }
 
-/* JSON readers: a member that is absent or null yields nothing; a member of the wrong type fails.
- */
-
-static JsonNode *
-ucv_job_member(JsonObject *obj, const gchar *name)
-{
-	JsonNode *node;
-
-	if (obj == NULL)
-		return NULL;
-	node = json_object_get_member(obj, name);
-	if (node == NULL || JSON_NODE_HOLDS_NULL(node))
-		return NULL;
-	return node;
-}
-
-static gboolean
-ucv_job_read_object(JsonObject *obj, const gchar *name, JsonObject **out, GError **error)
-{
-	JsonNode *node = ucv_job_member(obj, name);
-
-	*out = NULL;
-	if (node == NULL)
-		return TRUE;
-	if (!JSON_NODE_HOLDS_OBJECT(node)) {
-		g_set_error(error, UCV_ERROR, UCV_ERROR_INVALID, "%s must be an object", name);
-		return FALSE;
-	}
-	*out = json_node_get_object(node);
-	return TRUE;
-}
-
-static gboolean
-ucv_job_read_string(JsonObject *obj, const gchar *name, gchar **out, GError **error)
-{
-	JsonNode *node = ucv_job_member(obj, name);
-
-	g_clear_pointer(out, g_free);
-	if (node == NULL)
-		return TRUE;
-	if (json_node_get_value_type(node) != G_TYPE_STRING) {
-		g_set_error(error, UCV_ERROR, UCV_ERROR_INVALID, "%s must be a string", name);
-		return FALSE;
-	}
-	*out = g_strdup(json_node_get_string(node));
-	return TRUE;
-}
-
-static gboolean
-ucv_job_read_bool(JsonObject *obj, const gchar *name, gboolean *out, GError **error)
-{
-	JsonNode *node = ucv_job_member(obj, name);
-
-	*out = FALSE;
-	if (node == NULL)
-		return TRUE;
-	if (json_node_get_value_type(node) != G_TYPE_BOOLEAN) {
-		g_set_error(error, UCV_ERROR, UCV_ERROR_INVALID, "%s must be a boolean", name);
-		return FALSE;
-	}
-	*out = json_node_get_boolean(node);
-	return TRUE;
-}
-
-/* Integers may arrive as 2.0 from some serializers; only whole numbers are accepted. */
-static gboolean
-ucv_job_node_to_int(JsonNode *node, gint64 *out)
-{
-	GType type = json_node_get_value_type(node);
-	gdouble value;
-
-	if (type == G_TYPE_INT64) {
-		*out = json_node_get_int(node);
-		return TRUE;
-	}
-	if (type != G_TYPE_DOUBLE)
-		return FALSE;
-	value = json_node_get_double(node);
-	/* the range check keeps the cast defined; the comparison rejects fractions */
-	if (!(value > -9.0e15 && value < 9.0e15) || (gdouble)(gint64)value != value)
-		return FALSE;
-	*out = (gint64)value;
-	return TRUE;
-}
-
-/* Leaves *out (the default) alone when the member is absent or null. */
-static gboolean
-ucv_job_read_int(JsonObject *obj, const gchar *name, gint64 min, gint64 max, gint64 *out,
-		 GError **error)
-{
-	JsonNode *node = ucv_job_member(obj, name);
-	gint64 value = 0;
-
-	if (node == NULL)
-		return TRUE;
-	if (!ucv_job_node_to_int(node, &value) || value < min || value > max) {
-		g_set_error(error, UCV_ERROR, UCV_ERROR_INVALID,
-			    "%s must be an integer from %" G_GINT64_FORMAT " to %" G_GINT64_FORMAT,
-			    name, min, max);
-		return FALSE;
-	}
-	*out = value;
-	return TRUE;
-}
-
 static gboolean
 ucv_job_id_is_safe(const gchar *id)
 {
@@ -198,7 +94,7 @@ ucv_job_id_is_safe(const gchar *id)
 static gboolean
 ucv_job_parse_id(UcvJob *self, JsonObject *root, GError **error)
 {
-	if (!ucv_job_read_string(root, "id", &self->id, error))
+	if (!ucv_json_read_string(root, "id", &self->id, UCV_ERROR_INVALID, error))
 		return FALSE;
 	if (self->id == NULL) {
 		g_set_error_literal(error, UCV_ERROR, UCV_ERROR_INVALID, "the job has no id");
@@ -218,13 +114,14 @@ ucv_job_parse_owner(UcvJob *self, JsonObject *root, GError **error)
 {
 	JsonObject *owner = NULL;
 
-	if (!ucv_job_read_int(root, "createdAt", 0, G_MAXINT64, &self->created_at_ms, error))
+	if (!ucv_json_read_int(root, "createdAt", 0, G_MAXINT64, &self->created_at_ms,
+			       UCV_ERROR_INVALID, error))
 		return FALSE;
-	if (!ucv_job_read_object(root, "owner", &owner, error))
+	if (!ucv_json_read_object(root, "owner", &owner, UCV_ERROR_INVALID, error))
 		return FALSE;
-	if (!ucv_job_read_string(owner, "createdBy", &self->created_by, error))
+	if (!ucv_json_read_string(owner, "createdBy", &self->created_by, UCV_ERROR_INVALID, error))
 		return FALSE;
-	if (!ucv_job_read_string(owner, "project", &self->project, error))
+	if (!ucv_json_read_string(owner, "project", &self->project, UCV_ERROR_INVALID, error))
 		return FALSE;
 	return TRUE;
 }
@@ -234,13 +131,15 @@ ucv_job_parse_product(UcvJob *self, JsonObject *spec, GError **error)
 {
 	JsonObject *product = NULL;
 
-	if (!ucv_job_read_object(spec, "product", &product, error))
+	if (!ucv_json_read_object(spec, "product", &product, UCV_ERROR_INVALID, error))
 		return FALSE;
-	if (!ucv_job_read_string(product, "id", &self->product_id, error))
+	if (!ucv_json_read_string(product, "id", &self->product_id, UCV_ERROR_INVALID, error))
 		return FALSE;
-	if (!ucv_job_read_string(product, "category", &self->product_category, error))
+	if (!ucv_json_read_string(product, "category", &self->product_category, UCV_ERROR_INVALID,
+				  error))
 		return FALSE;
-	if (!ucv_job_read_string(product, "provider", &self->product_provider, error))
+	if (!ucv_json_read_string(product, "provider", &self->product_provider, UCV_ERROR_INVALID,
+				  error))
 		return FALSE;
 	return TRUE;
 }
@@ -250,11 +149,11 @@ ucv_job_parse_application(UcvJob *self, JsonObject *spec, GError **error)
 {
 	JsonObject *app = NULL;
 
-	if (!ucv_job_read_object(spec, "application", &app, error))
+	if (!ucv_json_read_object(spec, "application", &app, UCV_ERROR_INVALID, error))
 		return FALSE;
-	if (!ucv_job_read_string(app, "name", &self->app_name, error))
+	if (!ucv_json_read_string(app, "name", &self->app_name, UCV_ERROR_INVALID, error))
 		return FALSE;
-	if (!ucv_job_read_string(app, "version", &self->app_version, error))
+	if (!ucv_json_read_string(app, "version", &self->app_version, UCV_ERROR_INVALID, error))
 		return FALSE;
 	return TRUE;
 }
@@ -264,7 +163,8 @@ ucv_job_parse_replicas(UcvJob *self, JsonObject *spec, GError **error)
 {
 	gint64 replicas = 1;
 
-	if (!ucv_job_read_int(spec, "replicas", 0, G_MAXINT32, &replicas, error))
+	if (!ucv_json_read_int(spec, "replicas", 0, G_MAXINT32, &replicas, UCV_ERROR_INVALID,
+			       error))
 		return FALSE;
 	self->replicas = (guint)replicas;
 	return TRUE;
@@ -276,13 +176,16 @@ ucv_job_parse_time_allocation(UcvJob *self, JsonObject *spec, GError **error)
 	JsonObject *alloc = NULL;
 	gint64 hours = 0, minutes = 0, seconds = 0;
 
-	if (!ucv_job_read_object(spec, "timeAllocation", &alloc, error))
+	if (!ucv_json_read_object(spec, "timeAllocation", &alloc, UCV_ERROR_INVALID, error))
 		return FALSE;
 	if (alloc == NULL)
 		return TRUE;
-	if (!ucv_job_read_int(alloc, "hours", 0, UCV_JOB_MAX_HOURS, &hours, error) ||
-	    !ucv_job_read_int(alloc, "minutes", 0, UCV_JOB_MAX_HOURS * 60, &minutes, error) ||
-	    !ucv_job_read_int(alloc, "seconds", 0, UCV_JOB_MAX_HOURS * 3600, &seconds, error)) {
+	if (!ucv_json_read_int(alloc, "hours", 0, UCV_JOB_MAX_HOURS, &hours, UCV_ERROR_INVALID,
+			       error) ||
+	    !ucv_json_read_int(alloc, "minutes", 0, UCV_JOB_MAX_HOURS * 60, &minutes,
+			       UCV_ERROR_INVALID, error) ||
+	    !ucv_json_read_int(alloc, "seconds", 0, UCV_JOB_MAX_HOURS * 3600, &seconds,
+			       UCV_ERROR_INVALID, error)) {
 		g_prefix_error(error, "timeAllocation: ");
 		return FALSE;
 	}
@@ -295,17 +198,17 @@ ucv_job_parse_specification(UcvJob *self, JsonObject *root, GError **error)
 {
 	JsonObject *spec = NULL;
 
-	if (!ucv_job_read_object(root, "specification", &spec, error))
+	if (!ucv_json_read_object(root, "specification", &spec, UCV_ERROR_INVALID, error))
 		return FALSE;
 	if (spec == NULL)
 		return TRUE;
 	if (!ucv_job_parse_product(self, spec, error) ||
 	    !ucv_job_parse_application(self, spec, error) ||
-	    !ucv_job_read_string(spec, "name", &self->name, error) ||
-	    !ucv_job_read_string(spec, "hostname", &self->hostname, error) ||
+	    !ucv_json_read_string(spec, "name", &self->name, UCV_ERROR_INVALID, error) ||
+	    !ucv_json_read_string(spec, "hostname", &self->hostname, UCV_ERROR_INVALID, error) ||
 	    !ucv_job_parse_replicas(self, spec, error) ||
 	    !ucv_job_parse_time_allocation(self, spec, error) ||
-	    !ucv_job_read_bool(spec, "sshEnabled", &self->ssh_enabled, error)) {
+	    !ucv_json_read_bool(spec, "sshEnabled", &self->ssh_enabled, UCV_ERROR_INVALID, error)) {
 		g_prefix_error(error, "specification: ");
 		return FALSE;
 	}
@@ -321,7 +224,7 @@ ucv_job_find_tool_description(JsonObject *app, JsonObject **description, GError 
 
 	*description = NULL;
 	for (guint i = 0; i < G_N_ELEMENTS(path) && obj != NULL; i++) {
-		if (!ucv_job_read_object(obj, path[i], &obj, error))
+		if (!ucv_json_read_object(obj, path[i], &obj, UCV_ERROR_INVALID, error))
 			return FALSE;
 	}
 	*description = obj;
@@ -335,11 +238,12 @@ ucv_job_parse_status(UcvJob *self, JsonObject *root, GError **error)
 	JsonObject *app = NULL;
 	JsonObject *description = NULL;
 
-	if (!ucv_job_read_object(root, "status", &status, error) ||
-	    !ucv_job_read_object(status, "resolvedApplication", &app, error) ||
+	if (!ucv_json_read_object(root, "status", &status, UCV_ERROR_INVALID, error) ||
+	    !ucv_json_read_object(status, "resolvedApplication", &app, UCV_ERROR_INVALID, error) ||
 	    !ucv_job_find_tool_description(app, &description, error) ||
-	    !ucv_job_read_string(description, "backend", &self->backend_name, error) ||
-	    !ucv_job_read_string(description, "image", &self->image, error)) {
+	    !ucv_json_read_string(description, "backend", &self->backend_name, UCV_ERROR_INVALID,
+				  error) ||
+	    !ucv_json_read_string(description, "image", &self->image, UCV_ERROR_INVALID, error)) {
 		g_prefix_error(error, "status: ");
 		return FALSE;
 	}

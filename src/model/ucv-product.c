@@ -4,62 +4,14 @@
 #include "ucv-product.h"
 
 #include "ucv-error.h"
-
-static JsonNode *
-ucv_product_member(JsonObject *obj, const gchar *name)
-{
-	JsonNode *node;
-
-	if (obj == NULL)
-		return NULL;
-	node = json_object_get_member(obj, name);
-	if (node == NULL || JSON_NODE_HOLDS_NULL(node))
-		return NULL;
-	return node;
-}
-
-static gboolean
-ucv_product_read_string(JsonObject *obj, const gchar *name, gchar **out, GError **error)
-{
-	JsonNode *node = ucv_product_member(obj, name);
-
-	g_clear_pointer(out, g_free);
-	if (node == NULL)
-		return TRUE;
-	if (json_node_get_value_type(node) != G_TYPE_STRING) {
-		g_set_error(error, UCV_ERROR, UCV_ERROR_CONFIG, "%s must be a string", name);
-		return FALSE;
-	}
-	*out = g_strdup(json_node_get_string(node));
-	return TRUE;
-}
-
-/* Leaves *out (the default) alone when the member is absent or null. */
-static gboolean
-ucv_product_read_int(JsonObject *obj, const gchar *name, gint64 min, gint64 max, gint64 *out,
-		     GError **error)
-{
-	JsonNode *node = ucv_product_member(obj, name);
-
-	if (node == NULL)
-		return TRUE;
-	if (json_node_get_value_type(node) != G_TYPE_INT64 || json_node_get_int(node) < min ||
-	    json_node_get_int(node) > max) {
-		g_set_error(error, UCV_ERROR, UCV_ERROR_CONFIG,
-			    "%s must be an integer from %" G_GINT64_FORMAT " to %" G_GINT64_FORMAT,
-			    name, min, max);
-		return FALSE;
-	}
-	*out = json_node_get_int(node);
-	return TRUE;
-}
+#include "ucv-json.h"
 
 static gboolean
 ucv_product_check_type(JsonObject *root, GError **error)
 {
 	g_autofree gchar *type = NULL;
 
-	if (!ucv_product_read_string(root, "type", &type, error))
+	if (!ucv_json_read_string(root, "type", &type, UCV_ERROR_CONFIG, error))
 		return FALSE;
 	/* products registered through the older API carry no type; they are compute by context */
 	if (type != NULL && g_strcmp0(type, "compute") != 0) {
@@ -73,7 +25,7 @@ ucv_product_check_type(JsonObject *root, GError **error)
 static gboolean
 ucv_product_parse_category(UcvProduct *self, JsonObject *root, GError **error)
 {
-	JsonNode *node = ucv_product_member(root, "category");
+	JsonNode *node = ucv_json_member(root, "category");
 	JsonObject *category;
 
 	if (node == NULL || !JSON_NODE_HOLDS_OBJECT(node)) {
@@ -82,10 +34,10 @@ ucv_product_parse_category(UcvProduct *self, JsonObject *root, GError **error)
 		return FALSE;
 	}
 	category = json_node_get_object(node);
-	if (!ucv_product_read_string(category, "name", &self->category, error) ||
-	    !ucv_product_read_string(category, "provider", &self->provider, error) ||
-	    !ucv_product_read_string(category, "accountingFrequency", &self->accounting_frequency,
-				     error)) {
+	if (!ucv_json_read_string(category, "name", &self->category, UCV_ERROR_CONFIG, error) ||
+	    !ucv_json_read_string(category, "provider", &self->provider, UCV_ERROR_CONFIG, error) ||
+	    !ucv_json_read_string(category, "accountingFrequency", &self->accounting_frequency,
+				  UCV_ERROR_CONFIG, error)) {
 		g_prefix_error(error, "category: ");
 		return FALSE;
 	}
@@ -101,9 +53,10 @@ ucv_product_parse_resources(UcvProduct *self, JsonObject *root, GError **error)
 {
 	gint64 cpu = 0, memory = 0, gpu = 0;
 
-	if (!ucv_product_read_int(root, "cpu", 1, G_MAXINT32, &cpu, error) ||
-	    !ucv_product_read_int(root, "memoryInGigs", 1, G_MAXINT32, &memory, error) ||
-	    !ucv_product_read_int(root, "gpu", 0, G_MAXINT32, &gpu, error))
+	if (!ucv_json_read_int_strict(root, "cpu", 1, G_MAXINT32, &cpu, UCV_ERROR_CONFIG, error) ||
+	    !ucv_json_read_int_strict(root, "memoryInGigs", 1, G_MAXINT32, &memory,
+				      UCV_ERROR_CONFIG, error) ||
+	    !ucv_json_read_int_strict(root, "gpu", 0, G_MAXINT32, &gpu, UCV_ERROR_CONFIG, error))
 		return FALSE;
 	if (cpu < 1 || memory < 1) {
 		g_set_error_literal(error, UCV_ERROR, UCV_ERROR_CONFIG,
@@ -120,9 +73,10 @@ static gboolean
 ucv_product_parse_price(UcvProduct *self, JsonObject *root, GError **error)
 {
 	/* ProductV2 calls it price; older registrations call it pricePerUnit */
-	const gchar *name = ucv_product_member(root, "price") != NULL ? "price" : "pricePerUnit";
+	const gchar *name = ucv_json_member(root, "price") != NULL ? "price" : "pricePerUnit";
 
-	return ucv_product_read_int(root, name, 0, G_MAXINT64, &self->price, error);
+	return ucv_json_read_int_strict(root, name, 0, G_MAXINT64, &self->price, UCV_ERROR_CONFIG,
+					error);
 }
 
 static void
@@ -153,7 +107,7 @@ ucv_product_new_from_json(JsonNode *node, GError **error)
 	}
 	root = json_node_get_object(node);
 	self = g_atomic_rc_box_new0(UcvProduct);
-	if (!ucv_product_read_string(root, "name", &self->name, error))
+	if (!ucv_json_read_string(root, "name", &self->name, UCV_ERROR_CONFIG, error))
 		return NULL;
 	if (self->name == NULL || self->name[0] == '\0') {
 		g_set_error_literal(error, UCV_ERROR, UCV_ERROR_CONFIG, "the product has no name");
@@ -161,15 +115,16 @@ ucv_product_new_from_json(JsonNode *node, GError **error)
 	}
 	if (!ucv_product_check_type(root, error) ||
 	    !ucv_product_parse_category(self, root, error) ||
-	    !ucv_product_read_string(root, "description", &self->description, error) ||
+	    !ucv_json_read_string(root, "description", &self->description, UCV_ERROR_CONFIG,
+				  error) ||
 	    !ucv_product_parse_resources(self, root, error) ||
 	    !ucv_product_parse_price(self, root, error)) {
 		g_prefix_error(error, "product \"%s\": ", self->name);
 		return NULL;
 	}
 	if (self->accounting_frequency == NULL &&
-	    !ucv_product_read_string(root, "accountingFrequency", &self->accounting_frequency,
-				     error))
+	    !ucv_json_read_string(root, "accountingFrequency", &self->accounting_frequency,
+				  UCV_ERROR_CONFIG, error))
 		return NULL;
 	self->json = json_to_string(node, FALSE);
 	return g_steal_pointer(&self);
