@@ -369,6 +369,8 @@ op_provision(UcvJobRun *run, gpointer user_data)
 void
 ucv_engine_queue_provision(UcvEngine *self, UcvJobRun *run)
 {
+	/* this attempt replaces one that was waiting to retry */
+	g_clear_handle_id(&run->retry_source, g_source_remove);
 	ucv_job_run_enqueue(run, op_provision, job_op_helper_new(self),
 			    (GDestroyNotify)job_op_helper_free);
 }

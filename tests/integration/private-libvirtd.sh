@@ -1,14 +1,25 @@
 #!/usr/bin/env bash
 # Starts, stops or names a private libvirtd (own network + mount namespaces, state under DIR) for tests.
 #
-# Usage: tests/integration/private-libvirtd.sh start|stop|uri|status DIR
+# Usage: tests/integration/private-libvirtd.sh start|stop|restart|kill|uri|status DIR
 #
 #   start   install what is needed, write the configuration under DIR, start libvirtd in the network
-#           namespace ucv-test-<hash of DIR> and wait (≤60 s) until it answers; no-op if running
+#           namespace ucv-test-<hash of DIR> and wait (≤60 s) until it answers; no-op if running;
+#           a half-dead earlier instance (and its guests) is stopped first
 #   stop    destroy every running domain, stop libvirtd (and its QEMUs), delete the namespace;
 #           safe to repeat
+#   restart restart only libvirtd, as an admin's `systemctl restart libvirtd` would: stop it
+#           (SIGTERM) and its tini, keep the namespace and the running guests, start it again in
+#           a fresh mount namespace over the same DIR and wait until it answers; it reconnects to
+#           the guests. After `kill` this starts libvirtd again with the guests kept.
+#           Does a plain `start` when nothing runs under DIR yet.
+#   kill    SIGKILL libvirtd (a crash): its tini exits, guests and namespace stay; `restart`
+#           brings it back, `stop` cleans up
 #   uri     print the libvirt URI to connect with
 #   status  exit 0 if the daemon answers
+#
+# Guests outlive their tini across `restart` and `kill`; from then on the init process is
+# their parent, which reaps them slowly, so destroying them takes a second or two longer.
 #
 # Layout of DIR: sock/ (the sockets), etc/ lib/ run/ log/ cache/ (bound over /etc/libvirt,
 # /var/lib/libvirt, /run/libvirt, /var/log/libvirt, /var/cache/libvirt inside the namespace),
@@ -36,7 +47,7 @@ die() {
 }
 
 usage() {
-	echo "usage: $0 start|stop|uri|status DIR" >&2
+	echo "usage: $0 start|stop|restart|kill|uri|status DIR" >&2
 	exit 2
 }
 
@@ -98,6 +109,10 @@ answers() {
 	[[ -S $SOCKET ]] && virsh -q -c "$URI" version >/dev/null 2>&1
 }
 
+netns_exists() {
+	ip netns list 2>/dev/null | awk -v n="$NETNS" '$1 == n {f = 1} END {exit !f}'
+}
+
 write_config() {
 	local level=${UCV_LIBVIRTD_LOG_LEVEL:-3} handler=file
 	[[ ${UCV_LIBVIRTD_VIRTLOGD:-0} == 1 ]] && handler=logd
@@ -148,6 +163,34 @@ exec tini -s -- libvirtd --pid-file "$dir/libvirtd.pid" --config /etc/libvirt/li
 EOF
 }
 
+# Starts libvirtd (under tini, optionally after virtlogd) in the existing network namespace and
+# a fresh mount namespace, then waits until it answers; returns 1 if it does not.
+launch() {
+	local cache=$1 virtlogd=$2 started_ns
+	started_ns=$(date +%s%N)
+	rm -f "$TINI_PID_FILE"
+	setsid ip netns exec "$NETNS" unshare --mount --propagation private \
+		sh -c "$(inner_script)" inner "$DIR" "$cache" "$virtlogd" \
+		</dev/null >>"$DIR/daemon.out" 2>&1 &
+
+	local deadline=$((SECONDS + START_TIMEOUT_S))
+	until answers; do
+		if ((SECONDS >= deadline)); then
+			log "libvirtd did not answer within ${START_TIMEOUT_S} s"
+			tail -n 20 "$DIR/daemon.out" "$DIR/libvirtd.log" >&2 2>/dev/null || true
+			return 1
+		fi
+		if [[ -s $TINI_PID_FILE ]] && ! pid_alive "$TINI_PID_FILE"; then
+			log "libvirtd exited during start"
+			tail -n 20 "$DIR/daemon.out" "$DIR/libvirtd.log" >&2 2>/dev/null || true
+			return 1
+		fi
+		sleep 0.1
+	done
+	local ms=$((($(date +%s%N) - started_ns) / 1000000))
+	log "libvirtd up in $((ms / 1000)).$(printf '%03d' $((ms % 1000))) s (netns $NETNS): $URI"
+}
+
 do_start() {
 	if pid_alive "$TINI_PID_FILE" && answers; then
 		log "already running: $URI"
@@ -161,34 +204,14 @@ do_start() {
 	mkdir -p "$DIR"/{etc,run,lib,log,cache} "$SOCK_DIR" "$cache"
 	cache=$(realpath "$cache")
 	write_config
+	: >"$DIR/daemon.out"
 
 	ip netns add "$NETNS"
 	ip -n "$NETNS" link set lo up
-
-	local started_ns
-	started_ns=$(date +%s%N)
-	setsid ip netns exec "$NETNS" unshare --mount --propagation private \
-		sh -c "$(inner_script)" inner "$DIR" "$cache" "$virtlogd" \
-		</dev/null >"$DIR/daemon.out" 2>&1 &
-
-	local deadline=$((SECONDS + START_TIMEOUT_S))
-	until answers; do
-		if ((SECONDS >= deadline)); then
-			log "libvirtd did not answer within ${START_TIMEOUT_S} s"
-			tail -n 20 "$DIR/daemon.out" "$DIR/libvirtd.log" >&2 2>/dev/null || true
-			do_stop || true
-			exit 1
-		fi
-		if [[ -s $TINI_PID_FILE ]] && ! pid_alive "$TINI_PID_FILE"; then
-			log "libvirtd exited during start"
-			tail -n 20 "$DIR/daemon.out" "$DIR/libvirtd.log" >&2 2>/dev/null || true
-			do_stop || true
-			exit 1
-		fi
-		sleep 0.1
-	done
-	local ms=$((($(date +%s%N) - started_ns) / 1000000))
-	log "libvirtd up in $((ms / 1000)).$(printf '%03d' $((ms % 1000))) s (netns $NETNS): $URI"
+	if ! launch "$cache" "$virtlogd"; then
+		do_stop || true
+		exit 1
+	fi
 }
 
 # Waits up to $2 tenths of a second for a pid to exit, then kills it hard.
@@ -214,6 +237,85 @@ stop_pid_file() {
 	rm -f "$file"
 }
 
+# Prints the pid named in a pid file if that process runs and still is the expected program.
+pid_of() {
+	local file=$1 program=$2 pid
+	pid_alive "$file" || return 1
+	pid=$(<"$file")
+	tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -- "$program" || return 1
+	printf '%s\n' "$pid"
+}
+
+# Ends libvirtd and its tini but nothing they started: QEMUs (and virtlogd, dnsmasq) live on in
+# the network namespace. SIGTERM is what systemd's stop sends; libvirtd leaves guests running.
+stop_libvirtd() {
+	local signal=$1 pid tenths=20
+	if pid=$(pid_of "$LIBVIRTD_PID_FILE" libvirtd); then
+		if [[ $signal == KILL ]]; then
+			kill -KILL "$pid" 2>/dev/null || true
+		else
+			stop_pid "$pid" 100
+		fi
+	fi
+	rm -f "$LIBVIRTD_PID_FILE"
+	# tini exits by itself once libvirtd has (without killing the QEMUs it adopted)
+	while pid_alive "$TINI_PID_FILE" && ((tenths-- > 0)); do
+		sleep 0.1
+	done
+	stop_pid_file "$TINI_PID_FILE" tini 20
+	rm -f "$SOCK_DIR"/libvirt-sock "$SOCK_DIR"/libvirt-sock-ro "$SOCK_DIR"/libvirt-admin-sock
+}
+
+do_kill() {
+	pid_of "$LIBVIRTD_PID_FILE" libvirtd >/dev/null || die "no libvirtd runs for $DIR"
+	stop_libvirtd KILL
+	log "libvirtd killed; guests and netns $NETNS kept"
+}
+
+do_restart() {
+	if ! netns_exists || [[ ! -s $DIR/etc/libvirtd.conf ]]; then
+		log "nothing runs under $DIR: starting afresh"
+		do_start
+		return
+	fi
+	# The configuration written by start stays, and so does a virtlogd that still runs.
+	local cache virtlogd=0 started_ns ms
+	cache=$(realpath "${UCV_LIBVIRTD_CACHE_DIR:-$DIR/cache}")
+	if grep -q '^stdio_handler = "logd"' "$DIR/etc/qemu.conf" &&
+		! pid_alive "$VIRTLOGD_PID_FILE"; then
+		virtlogd=1
+	fi
+	started_ns=$(date +%s%N)
+	stop_libvirtd TERM
+	ms=$((($(date +%s%N) - started_ns) / 1000000))
+	log "libvirtd stopped in $((ms / 1000)).$(printf '%03d' $((ms % 1000))) s; guests kept"
+	launch "$cache" "$virtlogd" ||
+		die "libvirtd did not come back; the guests still run, '$0 stop $DIR' ends them"
+}
+
+# True while any of the given pids runs.
+any_running() {
+	local pid
+	for pid in "$@"; do
+		running "$pid" && return 0
+	done
+	return 1
+}
+
+# Every process still in the namespace: QEMUs whose libvirtd and tini went away (init is their
+# parent now, so no pid file may name them), dnsmasq of a libvirt network, anything else.
+stop_netns_processes() {
+	local pids=() tenths=20
+	netns_exists || return 0
+	mapfile -t pids < <(ip netns pids "$NETNS" 2>/dev/null)
+	[[ ${#pids[@]} -gt 0 ]] || return 0
+	kill -TERM "${pids[@]}" 2>/dev/null || true
+	while any_running "${pids[@]}" && ((tenths-- > 0)); do
+		sleep 0.1
+	done
+	kill -KILL "${pids[@]}" 2>/dev/null || true
+}
+
 do_stop() {
 	local dom pid_file
 	if answers; then
@@ -229,7 +331,11 @@ do_stop() {
 	for pid_file in "$DIR"/run/qemu/*.pid; do
 		[[ -e $pid_file ]] && stop_pid_file "$pid_file" qemu-system 20
 	done
-	if ip netns list 2>/dev/null | awk -v n="$NETNS" '$1 == n {f = 1} END {exit !f}'; then
+	stop_netns_processes
+	# status of domains that were killed rather than destroyed: stale now, not to be reconnected
+	rm -f "$DIR"/run/qemu/*.xml "$DIR"/run/qemu/*.pid
+	rm -rf "$DIR"/lib/qemu/domain-*
+	if netns_exists; then
 		ip netns del "$NETNS"
 	fi
 	rm -f "$SOCK_DIR"/libvirt-sock "$SOCK_DIR"/libvirt-sock-ro "$SOCK_DIR"/libvirt-admin-sock
@@ -241,6 +347,8 @@ main() {
 	case $1 in
 	start) do_start ;;
 	stop) do_stop ;;
+	restart) do_restart ;;
+	kill) do_kill ;;
 	uri) printf '%s\n' "$URI" ;;
 	status) answers ;;
 	*) usage ;;

@@ -128,6 +128,15 @@ ucv_harness_new_for(const gchar *libvirt_uri)
 	return self;
 }
 
+void
+ucv_harness_reconnect_libvirt(UcvHarness *self)
+{
+	/* closing a connection whose libvirtd went away only frees it */
+	g_clear_pointer(&self->conn, virConnectClose);
+	self->conn = virConnectOpen(self->libvirt_uri);
+	g_assert_nonnull(self->conn);
+}
+
 static gboolean
 daemon_answers(UcvHarness *self)
 {

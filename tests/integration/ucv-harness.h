@@ -32,6 +32,9 @@ UcvHarness *ucv_harness_new_for(const gchar *libvirt_uri);
 void ucv_harness_free(UcvHarness *self);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(UcvHarness, ucv_harness_free)
 
+/* Opens h->conn again, after the private libvirtd was restarted under it. */
+void ucv_harness_reconnect_libvirt(UcvHarness *self);
+
 void ucv_harness_start_daemon(UcvHarness *self);
 /* SIGKILL (no chance to clean up) or SIGTERM (clean shutdown, exit status 0 expected). */
 void ucv_harness_kill_daemon(UcvHarness *self, gboolean hard);
