@@ -67,8 +67,7 @@ ucv_jobs_api_parse_jobs(JsonArray *items, gboolean unwrap, GError **error)
 		JsonNode *wrapped = obj != NULL ? json_object_get_member(obj, "job") : NULL;
 		UcvJob *job;
 
-		/* current Core wraps jobs as {"job":Job,…} in some calls; the documented form not
-		 */
+		/* current Core wraps jobs as {"job":Job,…} in some calls */
 		if (unwrap && wrapped != NULL && JSON_NODE_HOLDS_OBJECT(wrapped))
 			item = wrapped;
 		job = ucv_job_new_from_json(item, error);

@@ -96,8 +96,10 @@ on_domain_started(GObject *source, GAsyncResult *res, gpointer user_data)
 	UcvJobOpHelper *helper = user_data;
 	g_autoptr(GError) error = NULL;
 	g_autofree gchar *status = NULL;
+	gboolean was_running = FALSE;
 
-	if (!ucv_hypervisor_start_domain_finish(UCV_HYPERVISOR(source), res, &error)) {
+	if (!ucv_hypervisor_start_domain_finish(UCV_HYPERVISOR(source), res, &was_running,
+						&error)) {
 		if (provision_cancelled(helper, error))
 			return;
 		if (g_error_matches(error, UCV_ERROR, UCV_ERROR_UNAVAILABLE)) {
@@ -113,6 +115,9 @@ on_domain_started(GObject *source, GAsyncResult *res, gpointer user_data)
 		provision_fail(helper, status);
 		return;
 	}
+	/* a restart found it running already: no STARTED event will come */
+	if (was_running)
+		ucv_engine_rank_started(helper->engine, helper->run, helper->rank);
 	helper->rank++;
 	provision_next_rank(helper);
 }
@@ -156,19 +161,10 @@ provision_start_rank(UcvJobOpHelper *helper)
 {
 	UcvEngine *engine = helper->engine;
 	g_autofree gchar *name = ucv_domain_name_for(helper->job->id, helper->rank);
-	g_autoptr(UcvDomainInfo) info = NULL;
 	g_autoptr(GError) error = NULL;
 	g_autofree gchar *xml = NULL;
 	g_autofree gchar *status = NULL;
 
-	info = ucv_hypervisor_lookup_domain(engine->hypervisor, name, NULL);
-	if (info != NULL && info->active) {
-		/* a restart found it running already: no STARTED event will come */
-		ucv_engine_rank_started(engine, helper->run, helper->rank);
-		helper->rank++;
-		provision_next_rank(helper);
-		return;
-	}
 	xml = render_domain(helper, name, &error);
 	if (xml == NULL ||
 	    !ucv_store_add_domain(engine->store, helper->job->id, helper->rank, name, &error)) {

@@ -117,17 +117,19 @@ report_foreign_domains(UcvEngine *self, GPtrArray *infos)
 	}
 }
 
-void
-ucv_engine_reconcile(UcvEngine *self)
+static void
+on_domains_listed(GObject *source, GAsyncResult *res, gpointer user_data)
 {
+	g_autoptr(UcvEngine) self = user_data;
 	g_autoptr(GPtrArray) infos = NULL;
 	g_autoptr(GPtrArray) jobs = NULL;
 	g_autoptr(GHashTable) domains = g_hash_table_new(g_str_hash, g_str_equal);
 	g_autoptr(GError) error = NULL;
 
-	infos = ucv_hypervisor_list_domains(self->hypervisor, &error);
+	infos = ucv_hypervisor_list_domains_finish(UCV_HYPERVISOR(source), res, &error);
 	if (infos == NULL) {
-		g_warning("cannot list domains to reconcile: %s", error->message);
+		if (!g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+			g_warning("cannot list domains to reconcile: %s", error->message);
 		return;
 	}
 	jobs = ucv_store_list_jobs(self->store, TRUE, &error);
@@ -148,4 +150,12 @@ ucv_engine_reconcile(UcvEngine *self)
 	}
 	report_foreign_domains(self, infos);
 	g_info("reconciled %u job(s) against %u domain(s)", jobs->len, infos->len);
+}
+
+void
+ucv_engine_reconcile(UcvEngine *self)
+{
+	/* listing every domain is a round trip per domain: not on the main loop */
+	ucv_hypervisor_list_domains_async(self->hypervisor, self->cancellable, on_domains_listed,
+					  g_object_ref(self));
 }

@@ -63,6 +63,12 @@ static guint signals[SIGNAL_LAST] = {0};
 G_DEFINE_TYPE(UcvHypervisor, ucv_hypervisor, G_TYPE_OBJECT)
 
 /* One worker-thread call: its own connection reference, so a reconnect cannot pull it away. */
+/* What the start thread reports; errors come back as -1 from g_task_propagate_int(). */
+enum {
+	UCV_DOMAIN_START_STARTED = 0,
+	UCV_DOMAIN_START_WAS_RUNNING = 1,
+};
+
 typedef struct {
 	virConnectPtr conn;
 	gchar *arg;
@@ -689,8 +695,9 @@ ucv_domain_define_and_create(virConnectPtr conn, const gchar *name, const gchar 
 	return FALSE;
 }
 
+/* Starts the domain; *was_running tells whether it already ran (then no STARTED event comes). */
 static gboolean
-ucv_domain_start(virConnectPtr conn, const gchar *xml, GError **error)
+ucv_domain_start(virConnectPtr conn, const gchar *xml, gboolean *was_running, GError **error)
 {
 	g_autofree gchar *name = ucv_domain_xml_get_name(xml, error);
 	g_autoptr(virDomain) dom = NULL;
@@ -703,7 +710,8 @@ ucv_domain_start(virConnectPtr conn, const gchar *xml, GError **error)
 		ucv_set_libvirt_error(error, UCV_ERROR_LIBVIRT, "cannot look up %s", name);
 		return FALSE;
 	}
-	if (dom != NULL && virDomainIsActive(dom) == 1) {
+	*was_running = dom != NULL && virDomainIsActive(dom) == 1;
+	if (*was_running) {
 		ucv_domain_log(G_LOG_LEVEL_DEBUG, name, "domain %s is already running", name);
 		return TRUE;
 	}
@@ -771,14 +779,16 @@ ucv_start_domain_thread(GTask *task, gpointer source, gpointer task_data, GCance
 {
 	UcvHypervisorOp *op = task_data;
 	GError *error = NULL;
+	gboolean was_running = FALSE;
 
 	if (g_task_return_error_if_cancelled(task))
 		return;
-	if (!ucv_domain_start(op->conn, op->arg, &error)) {
+	if (!ucv_domain_start(op->conn, op->arg, &was_running, &error)) {
 		g_task_return_error(task, error);
 		return;
 	}
-	g_task_return_boolean(task, TRUE);
+	g_task_return_int(task,
+			  was_running ? UCV_DOMAIN_START_WAS_RUNNING : UCV_DOMAIN_START_STARTED);
 }
 
 static void
@@ -848,10 +858,18 @@ ucv_hypervisor_start_domain_async(UcvHypervisor *self, const gchar *xml, GCancel
 }
 
 gboolean
-ucv_hypervisor_start_domain_finish(UcvHypervisor *self, GAsyncResult *res, GError **error)
+ucv_hypervisor_start_domain_finish(UcvHypervisor *self, GAsyncResult *res, gboolean *was_running,
+				   GError **error)
 {
+	gssize result;
+
 	g_return_val_if_fail(g_task_is_valid(res, self), FALSE);
-	return g_task_propagate_boolean(G_TASK(res), error);
+	result = g_task_propagate_int(G_TASK(res), error);
+	if (result < 0)
+		return FALSE;
+	if (was_running != NULL)
+		*was_running = result == UCV_DOMAIN_START_WAS_RUNNING;
+	return TRUE;
 }
 
 void

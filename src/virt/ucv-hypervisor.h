@@ -56,7 +56,9 @@ virConnectPtr ucv_hypervisor_get_connection(UcvHypervisor *self);
 void ucv_hypervisor_start_domain_async(UcvHypervisor *self, const gchar *xml,
 				       GCancellable *cancellable, GAsyncReadyCallback callback,
 				       gpointer user_data);
-gboolean ucv_hypervisor_start_domain_finish(UcvHypervisor *self, GAsyncResult *res, GError **error);
+/* *was_running (may be NULL): the domain ran already, so no STARTED event will follow. */
+gboolean ucv_hypervisor_start_domain_finish(UcvHypervisor *self, GAsyncResult *res,
+					    gboolean *was_running, GError **error);
 
 /* Destroys (if running) and undefines a domain with its managed-save image (worker thread).
  * A domain that does not exist is not an error. */

@@ -165,7 +165,7 @@ start_domain(Fixture *fixture, const gchar *xml, GError **error)
 
 	ucv_hypervisor_start_domain_async(fixture->hypervisor, xml, NULL, on_result, fixture);
 	res = wait_for_result(fixture);
-	return ucv_hypervisor_start_domain_finish(fixture->hypervisor, res, error);
+	return ucv_hypervisor_start_domain_finish(fixture->hypervisor, res, NULL, error);
 }
 
 static gboolean
