@@ -6,13 +6,11 @@
 #include "ucv-hypervisor.h"
 
 #include <libvirt-glib/libvirt-glib.h>
-#include <libvirt/virterror.h>
 #include <signal.h>
-#include <stdlib.h>
-#include <string.h>
 
 #include "model/ucv-error.h"
-#include "virt/ucv-domain-xml.h"
+#include "virt/ucv-domain-ops.h"
+#include "virt/ucv-libvirt-error.h"
 
 #define UCV_DOMAIN_PREFIX        "ucloud-"
 #define UCV_RECONNECT_FIRST_MS   500
@@ -29,14 +27,7 @@ ucv_conn_unref(virConnectPtr conn)
 	virConnectClose(conn);
 }
 
-static void
-ucv_domain_unref(virDomainPtr dom)
-{
-	virDomainFree(dom);
-}
-
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(virConnect, ucv_conn_unref)
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(virDomain, ucv_domain_unref)
 
 struct _UcvHypervisor {
 	GObject parent_instance;
@@ -62,13 +53,13 @@ static guint signals[SIGNAL_LAST] = {0};
 
 G_DEFINE_TYPE(UcvHypervisor, ucv_hypervisor, G_TYPE_OBJECT)
 
-/* One worker-thread call: its own connection reference, so a reconnect cannot pull it away. */
 /* What the start thread reports; errors come back as -1 from g_task_propagate_int(). */
 enum {
 	UCV_DOMAIN_START_STARTED = 0,
 	UCV_DOMAIN_START_WAS_RUNNING = 1,
 };
 
+/* One worker-thread call: its own connection reference, so a reconnect cannot pull it away. */
 typedef struct {
 	virConnectPtr conn;
 	gchar *arg;
@@ -80,49 +71,6 @@ ucv_hypervisor_op_free(UcvHypervisorOp *op)
 	g_clear_pointer(&op->conn, ucv_conn_unref);
 	g_free(op->arg);
 	g_free(op);
-}
-
-void
-ucv_domain_info_free(UcvDomainInfo *info)
-{
-	if (info == NULL)
-		return;
-	g_free(info->name);
-	g_free(info->job_id);
-	g_free(info);
-}
-
-/* libvirt would print every error to stderr; callers get them as GErrors instead. */
-static void
-ucv_libvirt_error_func(void *user_data, virErrorPtr err)
-{
-	if (err != NULL && err->message != NULL)
-		g_debug("libvirt: %s", err->message);
-}
-
-static int
-ucv_libvirt_error_code(void)
-{
-	virErrorPtr err = virGetLastError();
-
-	return err != NULL ? err->code : VIR_ERR_OK;
-}
-
-static void ucv_set_libvirt_error(GError **error, UcvError code, const gchar *format, ...)
-	G_GNUC_PRINTF(3, 4);
-
-static void
-ucv_set_libvirt_error(GError **error, UcvError code, const gchar *format, ...)
-{
-	virErrorPtr err = virGetLastError();
-	const gchar *msg = err != NULL && err->message != NULL ? err->message : "unknown error";
-	g_autofree gchar *what = NULL;
-	va_list args;
-
-	va_start(args, format);
-	what = g_strdup_vprintf(format, args);
-	va_end(args);
-	g_set_error(error, UCV_ERROR, code, "%s: %s", what, msg);
 }
 
 const gchar *
@@ -421,140 +369,6 @@ ucv_hypervisor_get_connection(UcvHypervisor *self)
 	return self->conn;
 }
 
-/* The metadata element is <job> with <id> and <rank> children in UCV_DOMAIN_METADATA_URI;
- * libvirt hands it back with or without the prefix, so only local names are compared. */
-typedef enum {
-	UCV_METADATA_OTHER,
-	UCV_METADATA_ID,
-	UCV_METADATA_RANK,
-} UcvMetadataField;
-
-typedef struct {
-	UcvMetadataField current;
-	gchar *id;
-	gchar *rank;
-} UcvMetadataParse;
-
-static UcvMetadataField
-ucv_metadata_field(const gchar *element)
-{
-	const gchar *colon = strchr(element, ':');
-	const gchar *local = colon != NULL ? colon + 1 : element;
-
-	if (g_strcmp0(local, "id") == 0)
-		return UCV_METADATA_ID;
-	if (g_strcmp0(local, "rank") == 0)
-		return UCV_METADATA_RANK;
-	return UCV_METADATA_OTHER;
-}
-
-static void
-ucv_metadata_start(GMarkupParseContext *context, const gchar *element, const gchar **names,
-		   const gchar **values, gpointer user_data, GError **error)
-{
-	UcvMetadataParse *parse = user_data;
-
-	parse->current = ucv_metadata_field(element);
-}
-
-static void
-ucv_metadata_end(GMarkupParseContext *context, const gchar *element, gpointer user_data,
-		 GError **error)
-{
-	UcvMetadataParse *parse = user_data;
-
-	parse->current = UCV_METADATA_OTHER;
-}
-
-static void
-ucv_metadata_text(GMarkupParseContext *context, const gchar *text, gsize len, gpointer user_data,
-		  GError **error)
-{
-	UcvMetadataParse *parse = user_data;
-
-	if (parse->current == UCV_METADATA_ID && parse->id == NULL)
-		parse->id = g_strndup(text, len);
-	else if (parse->current == UCV_METADATA_RANK && parse->rank == NULL)
-		parse->rank = g_strndup(text, len);
-}
-
-static gboolean
-ucv_metadata_parse(const gchar *xml, gchar **job_id, guint *rank, GError **error)
-{
-	const GMarkupParser parser = {ucv_metadata_start, ucv_metadata_end, ucv_metadata_text, NULL,
-				      NULL};
-	UcvMetadataParse parse = {0};
-	g_autoptr(GMarkupParseContext) context = NULL;
-	g_autofree gchar *id = NULL;
-	g_autofree gchar *rank_text = NULL;
-	guint64 value = 0;
-	gboolean ok;
-
-	context = g_markup_parse_context_new(&parser, 0, &parse, NULL);
-	ok = g_markup_parse_context_parse(context, xml, -1, error) &&
-	     g_markup_parse_context_end_parse(context, error);
-	id = g_steal_pointer(&parse.id);
-	rank_text = g_steal_pointer(&parse.rank);
-	if (!ok)
-		return FALSE;
-	if (id == NULL || id[0] == '\0' || rank_text == NULL) {
-		g_set_error_literal(error, UCV_ERROR, UCV_ERROR_INVALID,
-				    "metadata lacks the job id or rank");
-		return FALSE;
-	}
-	if (!g_ascii_string_to_unsigned(rank_text, 10, 0, G_MAXUINT, &value, error))
-		return FALSE;
-	*job_id = g_steal_pointer(&id);
-	*rank = (guint)value;
-	return TRUE;
-}
-
-/* Reads what the engine needs of one domain; job_id stays NULL when the provider's metadata
- * is absent or unreadable. */
-static UcvDomainInfo *
-ucv_domain_info_read(virDomainPtr dom)
-{
-	g_autoptr(UcvDomainInfo) info = g_new0(UcvDomainInfo, 1);
-	g_autoptr(GError) error = NULL;
-	g_autofree gchar *metadata = NULL;
-
-	info->name = g_strdup(virDomainGetName(dom));
-	info->active = virDomainIsActive(dom) == 1;
-	info->has_managed_save = virDomainHasManagedSaveImage(dom, 0) == 1;
-	metadata =
-		virDomainGetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, UCV_DOMAIN_METADATA_URI, 0);
-	if (metadata == NULL)
-		return g_steal_pointer(&info);
-	if (!ucv_metadata_parse(metadata, &info->job_id, &info->rank, &error))
-		ucv_domain_log(G_LOG_LEVEL_WARNING, info->name,
-			       "domain %s carries unreadable metadata: %s", info->name,
-			       error->message);
-	return g_steal_pointer(&info);
-}
-
-static GPtrArray *
-ucv_list_domains(virConnectPtr conn, GError **error)
-{
-	g_autoptr(GPtrArray) infos = NULL;
-	virDomainPtr *doms = NULL;
-	int n;
-
-	n = virConnectListAllDomains(conn, &doms, 0);
-	if (n < 0) {
-		ucv_set_libvirt_error(error, UCV_ERROR_LIBVIRT, "cannot list domains");
-		return NULL;
-	}
-	infos = g_ptr_array_new_with_free_func((GDestroyNotify)ucv_domain_info_free);
-	for (int i = 0; i < n; i++) {
-		g_autoptr(UcvDomainInfo) info = ucv_domain_info_read(doms[i]);
-		if (info->job_id != NULL)
-			g_ptr_array_add(infos, g_steal_pointer(&info));
-		virDomainFree(doms[i]);
-	}
-	free(doms);
-	return g_steal_pointer(&infos);
-}
-
 GPtrArray *
 ucv_hypervisor_list_domains(UcvHypervisor *self, GError **error)
 {
@@ -565,14 +379,13 @@ ucv_hypervisor_list_domains(UcvHypervisor *self, GError **error)
 	conn = ucv_hypervisor_ref_conn(self, error);
 	if (conn == NULL)
 		return NULL;
-	return ucv_list_domains(conn, error);
+	return ucv_domain_ops_list(conn, error);
 }
 
 UcvDomainInfo *
 ucv_hypervisor_lookup_domain(UcvHypervisor *self, const gchar *name, GError **error)
 {
 	g_autoptr(virConnect) conn = NULL;
-	g_autoptr(virDomain) dom = NULL;
 
 	g_return_val_if_fail(UCV_IS_HYPERVISOR(self), NULL);
 	g_return_val_if_fail(name != NULL, NULL);
@@ -580,198 +393,7 @@ ucv_hypervisor_lookup_domain(UcvHypervisor *self, const gchar *name, GError **er
 	conn = ucv_hypervisor_ref_conn(self, error);
 	if (conn == NULL)
 		return NULL;
-	dom = virDomainLookupByName(conn, name);
-	if (dom == NULL) {
-		if (ucv_libvirt_error_code() != VIR_ERR_NO_DOMAIN)
-			ucv_set_libvirt_error(error, UCV_ERROR_LIBVIRT, "cannot look up %s", name);
-		return NULL;
-	}
-	return ucv_domain_info_read(dom);
-}
-
-/* The <name> directly below <domain>: needed to find an older definition of the same domain. */
-typedef struct {
-	guint depth;
-	gboolean in_name;
-	GString *name;
-} UcvNameParse;
-
-static void
-ucv_name_start(GMarkupParseContext *context, const gchar *element, const gchar **names,
-	       const gchar **values, gpointer user_data, GError **error)
-{
-	UcvNameParse *parse = user_data;
-
-	parse->depth++;
-	parse->in_name = parse->depth == 2 && g_strcmp0(element, "name") == 0;
-}
-
-static void
-ucv_name_end(GMarkupParseContext *context, const gchar *element, gpointer user_data, GError **error)
-{
-	UcvNameParse *parse = user_data;
-
-	parse->depth--;
-	parse->in_name = FALSE;
-}
-
-static void
-ucv_name_text(GMarkupParseContext *context, const gchar *text, gsize len, gpointer user_data,
-	      GError **error)
-{
-	UcvNameParse *parse = user_data;
-
-	if (!parse->in_name)
-		return;
-	if (parse->name == NULL)
-		parse->name = g_string_new(NULL);
-	g_string_append_len(parse->name, text, len);
-}
-
-static gchar *
-ucv_domain_xml_get_name(const gchar *xml, GError **error)
-{
-	const GMarkupParser parser = {ucv_name_start, ucv_name_end, ucv_name_text, NULL, NULL};
-	UcvNameParse parse = {0};
-	g_autoptr(GMarkupParseContext) context = NULL;
-	g_autoptr(GError) error_local = NULL;
-	g_autoptr(GString) name = NULL;
-	gboolean ok;
-
-	context = g_markup_parse_context_new(&parser, 0, &parse, NULL);
-	ok = g_markup_parse_context_parse(context, xml, -1, &error_local) &&
-	     g_markup_parse_context_end_parse(context, &error_local);
-	name = g_steal_pointer(&parse.name);
-	if (!ok) {
-		g_set_error(error, UCV_ERROR, UCV_ERROR_INVALID, "domain XML is malformed: %s",
-			    error_local->message);
-		return NULL;
-	}
-	if (name == NULL || name->len == 0) {
-		g_set_error_literal(error, UCV_ERROR, UCV_ERROR_INVALID, "domain XML has no name");
-		return NULL;
-	}
-	return g_string_free(g_steal_pointer(&name), FALSE);
-}
-
-/* libvirt refuses a definition whose name is taken by a different UUID, and a fresh parse
- * invents one; carrying the old UUID over turns the define into an update that keeps the
- * managed-save image. Every value in our XML is escaped, so the first </name> is the tag. */
-static gchar *
-ucv_domain_xml_with_uuid(virDomainPtr dom, const gchar *xml, GError **error)
-{
-	gchar uuid[VIR_UUID_STRING_BUFLEN] = {0};
-	const gchar *end = strstr(xml, "</name>");
-
-	if (end == NULL || strstr(xml, "<uuid>") != NULL)
-		return g_strdup(xml);
-	if (virDomainGetUUIDString(dom, uuid) < 0) {
-		ucv_set_libvirt_error(error, UCV_ERROR_LIBVIRT, "cannot read the UUID of %s",
-				      virDomainGetName(dom));
-		return NULL;
-	}
-	end += strlen("</name>");
-	return g_strdup_printf("%.*s\n  <uuid>%s</uuid>%s", (int)(end - xml), xml, uuid, end);
-}
-
-static gboolean
-ucv_domain_define_and_create(virConnectPtr conn, const gchar *name, const gchar *xml,
-			     GError **error)
-{
-	g_autoptr(virDomain) dom = virDomainDefineXML(conn, xml);
-
-	if (dom == NULL) {
-		ucv_set_libvirt_error(error, UCV_ERROR_LIBVIRT, "cannot define %s", name);
-		return FALSE;
-	}
-	if (virDomainCreate(dom) == 0)
-		return TRUE;
-	ucv_set_libvirt_error(error, UCV_ERROR_LIBVIRT, "cannot start %s", name);
-	/* someone else started it in the meantime */
-	if (virDomainIsActive(dom) == 1) {
-		g_clear_error(error);
-		return TRUE;
-	}
-	return FALSE;
-}
-
-/* Starts the domain; *was_running tells whether it already ran (then no STARTED event comes). */
-static gboolean
-ucv_domain_start(virConnectPtr conn, const gchar *xml, gboolean *was_running, GError **error)
-{
-	g_autofree gchar *name = ucv_domain_xml_get_name(xml, error);
-	g_autoptr(virDomain) dom = NULL;
-	g_autofree gchar *update = NULL;
-
-	if (name == NULL)
-		return FALSE;
-	dom = virDomainLookupByName(conn, name);
-	if (dom == NULL && ucv_libvirt_error_code() != VIR_ERR_NO_DOMAIN) {
-		ucv_set_libvirt_error(error, UCV_ERROR_LIBVIRT, "cannot look up %s", name);
-		return FALSE;
-	}
-	*was_running = dom != NULL && virDomainIsActive(dom) == 1;
-	if (*was_running) {
-		ucv_domain_log(G_LOG_LEVEL_DEBUG, name, "domain %s is already running", name);
-		return TRUE;
-	}
-	update = dom != NULL ? ucv_domain_xml_with_uuid(dom, xml, error) : g_strdup(xml);
-	if (update == NULL)
-		return FALSE;
-	return ucv_domain_define_and_create(conn, name, update, error);
-}
-
-/* Stopped already or gone already are both fine: removal is idempotent. */
-static gboolean
-ucv_domain_destroy(virDomainPtr dom, const gchar *name, GError **error)
-{
-	int code;
-
-	if (virDomainDestroy(dom) == 0)
-		return TRUE;
-	code = ucv_libvirt_error_code();
-	if (code == VIR_ERR_OPERATION_INVALID || code == VIR_ERR_NO_DOMAIN)
-		return TRUE;
-	ucv_set_libvirt_error(error, UCV_ERROR_LIBVIRT, "cannot destroy %s", name);
-	return FALSE;
-}
-
-static gboolean
-ucv_domain_undefine(virDomainPtr dom, const gchar *name, GError **error)
-{
-	const guint flags = VIR_DOMAIN_UNDEFINE_MANAGED_SAVE;
-	int code;
-
-	if (virDomainUndefineFlags(dom, flags | VIR_DOMAIN_UNDEFINE_NVRAM) == 0)
-		return TRUE;
-	code = ucv_libvirt_error_code();
-	/* drivers without NVRAM support reject the flag itself */
-	if ((code == VIR_ERR_INVALID_ARG || code == VIR_ERR_NO_SUPPORT ||
-	     code == VIR_ERR_ARGUMENT_UNSUPPORTED) &&
-	    virDomainUndefineFlags(dom, flags) == 0)
-		return TRUE;
-	code = ucv_libvirt_error_code();
-	/* a transient domain vanishes with its destroy */
-	if (code == VIR_ERR_NO_DOMAIN)
-		return TRUE;
-	ucv_set_libvirt_error(error, UCV_ERROR_LIBVIRT, "cannot undefine %s", name);
-	return FALSE;
-}
-
-static gboolean
-ucv_domain_remove(virConnectPtr conn, const gchar *name, GError **error)
-{
-	g_autoptr(virDomain) dom = virDomainLookupByName(conn, name);
-
-	if (dom == NULL) {
-		if (ucv_libvirt_error_code() == VIR_ERR_NO_DOMAIN)
-			return TRUE;
-		ucv_set_libvirt_error(error, UCV_ERROR_LIBVIRT, "cannot look up %s", name);
-		return FALSE;
-	}
-	if (!ucv_domain_destroy(dom, name, error))
-		return FALSE;
-	return ucv_domain_undefine(dom, name, error);
+	return ucv_domain_ops_lookup(conn, name, error);
 }
 
 static void
@@ -783,7 +405,7 @@ ucv_start_domain_thread(GTask *task, gpointer source, gpointer task_data, GCance
 
 	if (g_task_return_error_if_cancelled(task))
 		return;
-	if (!ucv_domain_start(op->conn, op->arg, &was_running, &error)) {
+	if (!ucv_domain_ops_start(op->conn, op->arg, &was_running, &error)) {
 		g_task_return_error(task, error);
 		return;
 	}
@@ -800,7 +422,7 @@ ucv_remove_domain_thread(GTask *task, gpointer source, gpointer task_data,
 
 	if (g_task_return_error_if_cancelled(task))
 		return;
-	if (!ucv_domain_remove(op->conn, op->arg, &error)) {
+	if (!ucv_domain_ops_remove(op->conn, op->arg, &error)) {
 		g_task_return_error(task, error);
 		return;
 	}
@@ -816,7 +438,7 @@ ucv_list_domains_thread(GTask *task, gpointer source, gpointer task_data, GCance
 
 	if (g_task_return_error_if_cancelled(task))
 		return;
-	infos = ucv_list_domains(op->conn, &error);
+	infos = ucv_domain_ops_list(op->conn, &error);
 	if (infos == NULL) {
 		g_task_return_error(task, error);
 		return;
@@ -968,7 +590,7 @@ ucv_hypervisor_class_init(UcvHypervisorClass *klass)
 	/* libvirt-glib puts libvirt's event loop on GLib's; it must precede every connection */
 	gvir_init(NULL, NULL);
 	gvir_event_register();
-	virSetErrorFunc(NULL, ucv_libvirt_error_func);
+	ucv_libvirt_error_install_handler();
 }
 
 static void

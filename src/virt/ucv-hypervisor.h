@@ -4,6 +4,8 @@
 #include <gio/gio.h>
 #include <libvirt/libvirt.h>
 
+#include "virt/ucv-domain-info.h"
+
 G_BEGIN_DECLS
 
 #define UCV_TYPE_HYPERVISOR (ucv_hypervisor_get_type())
@@ -21,21 +23,9 @@ typedef enum {
 	UCV_DOMAIN_EVENT_OTHER,
 } UcvDomainEvent;
 
-/* One domain that carries the provider's metadata. */
-typedef struct {
-	gchar *name;
-	gchar *job_id;
-	guint rank;
-	gboolean active;
-	gboolean has_managed_save;
-} UcvDomainInfo;
-
-void ucv_domain_info_free(UcvDomainInfo *info);
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(UcvDomainInfo, ucv_domain_info_free)
-
-/* Folds libvirt's (virDomainEventType, detail) pair. */
 /* A word for logs: "started", "shutdown", "destroyed", … */
 const gchar *ucv_domain_event_to_string(UcvDomainEvent event);
+/* Folds libvirt's (virDomainEventType, detail) pair. */
 UcvDomainEvent ucv_domain_event_from_libvirt(int event, int detail);
 
 /* Signals:

@@ -1,0 +1,276 @@
+/* Blocking domain operations on a libvirt connection; safe from any thread. */
+#define G_LOG_DOMAIN "ucv-virt"
+
+#include "config.h"
+
+#include "ucv-domain-ops.h"
+
+#include <libvirt/virterror.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model/ucv-error.h"
+#include "virt/ucv-domain-metadata.h"
+#include "virt/ucv-domain-xml.h"
+#include "virt/ucv-libvirt-error.h"
+
+#define ucv_domain_log(level, name, ...)                                                           \
+	g_log_structured(G_LOG_DOMAIN, level, "UCV_DOMAIN", name, "MESSAGE", __VA_ARGS__)
+
+static void
+ucv_domain_unref(virDomainPtr dom)
+{
+	virDomainFree(dom);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(virDomain, ucv_domain_unref)
+
+/* Reads what the engine needs of one domain; job_id stays NULL when the provider's metadata
+ * is absent or unreadable. */
+static UcvDomainInfo *
+ucv_domain_info_read(virDomainPtr dom)
+{
+	g_autoptr(UcvDomainInfo) info = g_new0(UcvDomainInfo, 1);
+	g_autoptr(GError) error = NULL;
+	g_autofree gchar *metadata = NULL;
+
+	info->name = g_strdup(virDomainGetName(dom));
+	info->active = virDomainIsActive(dom) == 1;
+	info->has_managed_save = virDomainHasManagedSaveImage(dom, 0) == 1;
+	metadata =
+		virDomainGetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, UCV_DOMAIN_METADATA_URI, 0);
+	if (metadata == NULL)
+		return g_steal_pointer(&info);
+	if (!ucv_domain_metadata_parse(metadata, &info->job_id, &info->rank, &error))
+		ucv_domain_log(G_LOG_LEVEL_WARNING, info->name,
+			       "domain %s carries unreadable metadata: %s", info->name,
+			       error->message);
+	return g_steal_pointer(&info);
+}
+
+GPtrArray *
+ucv_domain_ops_list(virConnectPtr conn, GError **error)
+{
+	g_autoptr(GPtrArray) infos = NULL;
+	virDomainPtr *doms = NULL;
+	int n;
+
+	n = virConnectListAllDomains(conn, &doms, 0);
+	if (n < 0) {
+		ucv_set_libvirt_error(error, UCV_ERROR_LIBVIRT, "cannot list domains");
+		return NULL;
+	}
+	infos = g_ptr_array_new_with_free_func((GDestroyNotify)ucv_domain_info_free);
+	for (int i = 0; i < n; i++) {
+		g_autoptr(UcvDomainInfo) info = ucv_domain_info_read(doms[i]);
+		if (info->job_id != NULL)
+			g_ptr_array_add(infos, g_steal_pointer(&info));
+		virDomainFree(doms[i]);
+	}
+	free(doms);
+	return g_steal_pointer(&infos);
+}
+
+UcvDomainInfo *
+ucv_domain_ops_lookup(virConnectPtr conn, const gchar *name, GError **error)
+{
+	g_autoptr(virDomain) dom = virDomainLookupByName(conn, name);
+
+	if (dom == NULL) {
+		if (ucv_libvirt_error_code() != VIR_ERR_NO_DOMAIN)
+			ucv_set_libvirt_error(error, UCV_ERROR_LIBVIRT, "cannot look up %s", name);
+		return NULL;
+	}
+	return ucv_domain_info_read(dom);
+}
+
+/* The <name> directly below <domain>: needed to find an older definition of the same domain. */
+typedef struct {
+	guint depth;
+	gboolean in_name;
+	GString *name;
+} UcvNameParse;
+
+static void
+ucv_name_start(GMarkupParseContext *context, const gchar *element, const gchar **names,
+	       const gchar **values, gpointer user_data, GError **error)
+{
+	UcvNameParse *parse = user_data;
+
+	parse->depth++;
+	parse->in_name = parse->depth == 2 && g_strcmp0(element, "name") == 0;
+}
+
+static void
+ucv_name_end(GMarkupParseContext *context, const gchar *element, gpointer user_data, GError **error)
+{
+	UcvNameParse *parse = user_data;
+
+	parse->depth--;
+	parse->in_name = FALSE;
+}
+
+static void
+ucv_name_text(GMarkupParseContext *context, const gchar *text, gsize len, gpointer user_data,
+	      GError **error)
+{
+	UcvNameParse *parse = user_data;
+
+	if (!parse->in_name)
+		return;
+	if (parse->name == NULL)
+		parse->name = g_string_new(NULL);
+	g_string_append_len(parse->name, text, len);
+}
+
+/* parse keeps what it found even when the XML is malformed, so the caller frees it either way */
+static gboolean
+ucv_name_scan(const gchar *xml, UcvNameParse *parse, GError **error)
+{
+	const GMarkupParser parser = {ucv_name_start, ucv_name_end, ucv_name_text, NULL, NULL};
+	g_autoptr(GMarkupParseContext) context =
+		g_markup_parse_context_new(&parser, 0, parse, NULL);
+
+	return g_markup_parse_context_parse(context, xml, -1, error) &&
+	       g_markup_parse_context_end_parse(context, error);
+}
+
+static gchar *
+ucv_xml_get_name(const gchar *xml, GError **error)
+{
+	UcvNameParse parse = {0};
+	g_autoptr(GError) error_local = NULL;
+	gboolean ok = ucv_name_scan(xml, &parse, &error_local);
+	g_autoptr(GString) name = g_steal_pointer(&parse.name);
+
+	if (!ok) {
+		g_set_error(error, UCV_ERROR, UCV_ERROR_INVALID, "domain XML is malformed: %s",
+			    error_local->message);
+		return NULL;
+	}
+	if (name == NULL || name->len == 0) {
+		g_set_error_literal(error, UCV_ERROR, UCV_ERROR_INVALID, "domain XML has no name");
+		return NULL;
+	}
+	return g_string_free(g_steal_pointer(&name), FALSE);
+}
+
+/* libvirt refuses a definition whose name is taken by a different UUID, and a fresh parse
+ * invents one; carrying the old UUID over turns the define into an update that keeps the
+ * managed-save image. Every value in our XML is escaped, so the first </name> is the tag. */
+static gchar *
+ucv_xml_with_uuid(virDomainPtr dom, const gchar *xml, GError **error)
+{
+	gchar uuid[VIR_UUID_STRING_BUFLEN] = {0};
+	const gchar *end = strstr(xml, "</name>");
+
+	if (end == NULL || strstr(xml, "<uuid>") != NULL)
+		return g_strdup(xml);
+	if (virDomainGetUUIDString(dom, uuid) < 0) {
+		ucv_set_libvirt_error(error, UCV_ERROR_LIBVIRT, "cannot read the UUID of %s",
+				      virDomainGetName(dom));
+		return NULL;
+	}
+	end += strlen("</name>");
+	return g_strdup_printf("%.*s\n  <uuid>%s</uuid>%s", (int)(end - xml), xml, uuid, end);
+}
+
+static gboolean
+ucv_domain_define_and_create(virConnectPtr conn, const gchar *name, const gchar *xml,
+			     GError **error)
+{
+	g_autoptr(virDomain) dom = virDomainDefineXML(conn, xml);
+
+	if (dom == NULL) {
+		ucv_set_libvirt_error(error, UCV_ERROR_LIBVIRT, "cannot define %s", name);
+		return FALSE;
+	}
+	if (virDomainCreate(dom) == 0)
+		return TRUE;
+	ucv_set_libvirt_error(error, UCV_ERROR_LIBVIRT, "cannot start %s", name);
+	/* someone else started it in the meantime */
+	if (virDomainIsActive(dom) == 1) {
+		g_clear_error(error);
+		return TRUE;
+	}
+	return FALSE;
+}
+
+/* Starts the domain; *was_running tells whether it already ran (then no STARTED event comes). */
+gboolean
+ucv_domain_ops_start(virConnectPtr conn, const gchar *xml, gboolean *was_running, GError **error)
+{
+	g_autofree gchar *name = ucv_xml_get_name(xml, error);
+	g_autoptr(virDomain) dom = NULL;
+	g_autofree gchar *update = NULL;
+
+	if (name == NULL)
+		return FALSE;
+	dom = virDomainLookupByName(conn, name);
+	if (dom == NULL && ucv_libvirt_error_code() != VIR_ERR_NO_DOMAIN) {
+		ucv_set_libvirt_error(error, UCV_ERROR_LIBVIRT, "cannot look up %s", name);
+		return FALSE;
+	}
+	*was_running = dom != NULL && virDomainIsActive(dom) == 1;
+	if (*was_running) {
+		ucv_domain_log(G_LOG_LEVEL_DEBUG, name, "domain %s is already running", name);
+		return TRUE;
+	}
+	update = dom != NULL ? ucv_xml_with_uuid(dom, xml, error) : g_strdup(xml);
+	if (update == NULL)
+		return FALSE;
+	return ucv_domain_define_and_create(conn, name, update, error);
+}
+
+/* Stopped already or gone already are both fine: removal is idempotent. */
+static gboolean
+ucv_domain_destroy(virDomainPtr dom, const gchar *name, GError **error)
+{
+	int code;
+
+	if (virDomainDestroy(dom) == 0)
+		return TRUE;
+	code = ucv_libvirt_error_code();
+	if (code == VIR_ERR_OPERATION_INVALID || code == VIR_ERR_NO_DOMAIN)
+		return TRUE;
+	ucv_set_libvirt_error(error, UCV_ERROR_LIBVIRT, "cannot destroy %s", name);
+	return FALSE;
+}
+
+static gboolean
+ucv_domain_undefine(virDomainPtr dom, const gchar *name, GError **error)
+{
+	const guint flags = VIR_DOMAIN_UNDEFINE_MANAGED_SAVE;
+	int code;
+
+	if (virDomainUndefineFlags(dom, flags | VIR_DOMAIN_UNDEFINE_NVRAM) == 0)
+		return TRUE;
+	code = ucv_libvirt_error_code();
+	/* drivers without NVRAM support reject the flag itself */
+	if ((code == VIR_ERR_INVALID_ARG || code == VIR_ERR_NO_SUPPORT ||
+	     code == VIR_ERR_ARGUMENT_UNSUPPORTED) &&
+	    virDomainUndefineFlags(dom, flags) == 0)
+		return TRUE;
+	code = ucv_libvirt_error_code();
+	/* a transient domain vanishes with its destroy */
+	if (code == VIR_ERR_NO_DOMAIN)
+		return TRUE;
+	ucv_set_libvirt_error(error, UCV_ERROR_LIBVIRT, "cannot undefine %s", name);
+	return FALSE;
+}
+
+gboolean
+ucv_domain_ops_remove(virConnectPtr conn, const gchar *name, GError **error)
+{
+	g_autoptr(virDomain) dom = virDomainLookupByName(conn, name);
+
+	if (dom == NULL) {
+		if (ucv_libvirt_error_code() == VIR_ERR_NO_DOMAIN)
+			return TRUE;
+		ucv_set_libvirt_error(error, UCV_ERROR_LIBVIRT, "cannot look up %s", name);
+		return FALSE;
+	}
+	if (!ucv_domain_destroy(dom, name, error))
+		return FALSE;
+	return ucv_domain_undefine(dom, name, error);
+}

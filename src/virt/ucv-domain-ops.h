@@ -1,0 +1,26 @@
+/* Blocking domain operations on a libvirt connection; safe from any thread. */
+#pragma once
+
+#include <glib.h>
+#include <libvirt/libvirt.h>
+
+#include "virt/ucv-domain-info.h"
+
+G_BEGIN_DECLS
+
+/* Every domain (running or not) that carries the provider's metadata: GPtrArray of UcvDomainInfo.
+ */
+GPtrArray *ucv_domain_ops_list(virConnectPtr conn, GError **error);
+
+/* NULL without error when the domain does not exist; job_id NULL without readable metadata. */
+UcvDomainInfo *ucv_domain_ops_lookup(virConnectPtr conn, const gchar *name, GError **error);
+
+/* Defines the domain persistently and starts it, keeping the UUID of an older definition.
+ * *was_running: it ran already, so no STARTED event will follow. */
+gboolean ucv_domain_ops_start(virConnectPtr conn, const gchar *xml, gboolean *was_running,
+			      GError **error);
+
+/* Destroys and undefines the domain with its managed-save image; a missing one is no error. */
+gboolean ucv_domain_ops_remove(virConnectPtr conn, const gchar *name, GError **error);
+
+G_END_DECLS
