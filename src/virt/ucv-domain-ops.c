@@ -10,12 +10,10 @@
 #include <string.h>
 
 #include "model/ucv-error.h"
+#include "virt/ucv-virt-log.h"
 #include "virt/ucv-domain-metadata.h"
 #include "virt/ucv-domain-xml.h"
 #include "virt/ucv-libvirt-error.h"
-
-#define ucv_domain_log(level, name, ...)                                                           \
-	g_log_structured(G_LOG_DOMAIN, level, "UCV_DOMAIN", name, "MESSAGE", __VA_ARGS__)
 
 static void
 ucv_domain_unref(virDomainPtr dom)

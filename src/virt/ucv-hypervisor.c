@@ -9,6 +9,7 @@
 #include <signal.h>
 
 #include "model/ucv-error.h"
+#include "virt/ucv-virt-log.h"
 #include "virt/ucv-domain-ops.h"
 #include "virt/ucv-libvirt-error.h"
 
@@ -17,9 +18,6 @@
 #define UCV_RECONNECT_MAX_MS     10000
 #define UCV_KEEPALIVE_INTERVAL_S 5
 #define UCV_KEEPALIVE_COUNT      3
-
-#define ucv_domain_log(level, name, ...)                                                           \
-	g_log_structured(G_LOG_DOMAIN, level, "UCV_DOMAIN", name, "MESSAGE", __VA_ARGS__)
 
 static void
 ucv_conn_unref(virConnectPtr conn)
