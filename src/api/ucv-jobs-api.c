@@ -7,6 +7,7 @@
 
 #include "api/ucv-compute-support.h"
 #include "model/ucv-error.h"
+#include "model/ucv-json.h"
 
 /* The items of a BulkRequest; null and absent items are the same mistake. */
 static JsonArray *
@@ -126,6 +127,54 @@ ucv_jobs_api_terminate(UcvApiRequest *request, GError **error)
 	if (!ucv_engine_terminate_jobs(request->engine, ids, error))
 		return NULL;
 	return ucv_jobs_api_empty_responses(jobs->len);
+}
+
+/* {"job":Job,"requestedTime":SimpleDuration} → the job id and the milliseconds asked for. */
+static gboolean
+ucv_jobs_api_parse_extension(JsonNode *item, gchar **job_id, gint64 *added_ms, GError **error)
+{
+	JsonObject *obj = JSON_NODE_HOLDS_OBJECT(item) ? json_node_get_object(item) : NULL;
+	JsonNode *job_node = ucv_json_member(obj, "job");
+	g_autoptr(UcvJob) job = NULL;
+
+	if (job_node == NULL) {
+		g_set_error_literal(error, UCV_ERROR, UCV_ERROR_INVALID, _("the item has no job"));
+		return FALSE;
+	}
+	job = ucv_job_new_from_json(job_node, error);
+	if (job == NULL)
+		return FALSE;
+	*added_ms = 0;
+	if (!ucv_json_read_duration(obj, "requestedTime", added_ms, UCV_ERROR_INVALID, error))
+		return FALSE;
+	*job_id = g_strdup(job->id);
+	return TRUE;
+}
+
+JsonNode *
+ucv_jobs_api_extend(UcvApiRequest *request, GError **error)
+{
+	JsonArray *items = ucv_jobs_api_get_items(request->body, error);
+	g_autoptr(GPtrArray) ids = g_ptr_array_new_with_free_func(g_free);
+	g_autoptr(GArray) added = g_array_new(FALSE, FALSE, sizeof(gint64));
+
+	if (items == NULL)
+		return NULL;
+	for (guint i = 0; i < json_array_get_length(items); i++) {
+		gchar *job_id = NULL;
+		gint64 ms = 0;
+
+		if (!ucv_jobs_api_parse_extension(json_array_get_element(items, i), &job_id, &ms,
+						  error)) {
+			g_prefix_error(error, _("item %u: "), i + 1);
+			return NULL;
+		}
+		g_ptr_array_add(ids, job_id);
+		g_array_append_val(added, ms);
+	}
+	if (!ucv_engine_extend_jobs(request->engine, ids, added, error))
+		return NULL;
+	return ucv_jobs_api_empty_responses(ids->len);
 }
 
 JsonNode *

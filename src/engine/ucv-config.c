@@ -4,6 +4,7 @@
 #include "ucv-config.h"
 
 #include "model/ucv-error.h"
+#include "model/ucv-pci-address.h"
 
 #define UCV_DEFAULT_MAX_BODY_BYTES (4 * 1024 * 1024)
 
@@ -33,6 +34,10 @@ ucv_config_new(void)
 	self->container_initrd = g_strdup("/usr/lib/ucloud-virt/container-host/initrd.img");
 	self->insecure_registries = g_strdupv((gchar **)no_registries);
 	self->drive_root = g_strdup("/var/lib/ucloud-virt/drives");
+	self->reserved_memory_mib = 1024;
+	self->cpu_overcommit = 1.0;
+	self->memory_overcommit = 1.0;
+	self->gpu_devices = g_strdupv((gchar **)no_registries);
 	return self;
 }
 
@@ -58,6 +63,7 @@ ucv_config_free(UcvConfig *self)
 	g_free(self->container_initrd);
 	g_strfreev(self->insecure_registries);
 	g_free(self->drive_root);
+	g_strfreev(self->gpu_devices);
 	g_free(self);
 }
 
@@ -210,6 +216,74 @@ validate(UcvConfig *self, GError **error)
 	       require_absolute("image-dir", self->image_dir, error);
 }
 
+/* A ratio such as 1.5 (C locale), within (0, 100]. */
+static gboolean
+load_ratio(GKeyFile *kf, const gchar *group, const gchar *key, gdouble *value, GError **error)
+{
+	g_autofree gchar *str = NULL;
+	gchar *end = NULL;
+	gdouble parsed;
+
+	if (!load_string(kf, group, key, &str, error))
+		return FALSE;
+	if (str == NULL)
+		return TRUE;
+	parsed = g_ascii_strtod(str, &end);
+	if (str[0] == '\0' || *end != '\0' || !(parsed > 0 && parsed <= 100)) {
+		g_set_error(error, UCV_ERROR, UCV_ERROR_CONFIG,
+			    "[%s] %s must be a number above 0 and at most 100, not '%s'", group,
+			    key, str);
+		return FALSE;
+	}
+	*value = parsed;
+	return TRUE;
+}
+
+/* [gpu] devices: each a PCI address, once; kept in lower case as libvirt reports them. */
+static gboolean
+load_gpu_devices(GKeyFile *kf, UcvConfig *self, GError **error)
+{
+	if (!load_list(kf, "gpu", "devices", &self->gpu_devices, error))
+		return FALSE;
+	for (guint i = 0; self->gpu_devices[i] != NULL; i++) {
+		g_autoptr(GError) error_local = NULL;
+		UcvPciAddress address;
+		gchar *lower = g_ascii_strdown(self->gpu_devices[i], -1);
+
+		g_free(self->gpu_devices[i]);
+		self->gpu_devices[i] = lower;
+		if (!ucv_pci_address_parse(lower, &address, &error_local)) {
+			g_set_error(error, UCV_ERROR, UCV_ERROR_CONFIG, "[gpu] devices: %s",
+				    error_local->message);
+			return FALSE;
+		}
+		for (guint j = 0; j < i; j++) {
+			if (g_strcmp0(self->gpu_devices[j], lower) != 0)
+				continue;
+			g_set_error(error, UCV_ERROR, UCV_ERROR_CONFIG,
+				    "[gpu] devices lists %s twice", lower);
+			return FALSE;
+		}
+	}
+	return TRUE;
+}
+
+static gboolean
+load_scheduler(GKeyFile *kf, UcvConfig *self, GError **error)
+{
+	guint64 cpus = self->reserved_cpus;
+	guint64 memory = self->reserved_memory_mib;
+
+	if (!load_uint(kf, "scheduler", "reserved-cpus", 0, G_MAXUINT16, &cpus, error) ||
+	    !load_uint(kf, "scheduler", "reserved-memory", 0, G_MAXUINT32, &memory, error) ||
+	    !load_ratio(kf, "scheduler", "cpu-overcommit", &self->cpu_overcommit, error) ||
+	    !load_ratio(kf, "scheduler", "memory-overcommit", &self->memory_overcommit, error))
+		return FALSE;
+	self->reserved_cpus = cpus;
+	self->reserved_memory_mib = memory;
+	return load_gpu_devices(kf, self, error);
+}
+
 gboolean
 ucv_config_load(UcvConfig *self, const gchar *path, GError **error)
 {
@@ -217,6 +291,7 @@ ucv_config_load(UcvConfig *self, const gchar *path, GError **error)
 	g_autoptr(GError) error_local = NULL;
 	guint64 interval = self->accounting_interval;
 	guint64 max_body = self->max_body_bytes;
+	guint64 time_limit = self->default_time_limit_s;
 
 	if (!g_key_file_load_from_file(kf, path, G_KEY_FILE_NONE, &error_local)) {
 		g_set_error(error, UCV_ERROR, UCV_ERROR_CONFIG, "cannot read %s: %s", path,
@@ -236,6 +311,11 @@ ucv_config_load(UcvConfig *self, const gchar *path, GError **error)
 		return FALSE;
 	if (!load_uint(kf, "http", "max-body-size", 1024, G_MAXUINT32, &max_body, error))
 		return FALSE;
+	if (!load_scheduler(kf, self, error))
+		return FALSE;
+	if (!load_uint(kf, "jobs", "default-time-limit", 0, G_MAXUINT32, &time_limit, error))
+		return FALSE;
+	self->default_time_limit_s = time_limit;
 	self->accounting_interval = interval;
 	self->max_body_bytes = max_body;
 	return validate(self, error);

@@ -31,8 +31,17 @@ typedef struct {
 	gchar *container_kernel;
 	gchar *container_initrd;
 	gchar **insecure_registries;
+	/* [jobs] */
+	guint default_time_limit_s; /* default-time-limit; 0 = jobs without an allocation run on */
 	/* [files] */
 	gchar *drive_root;
+	/* [scheduler] */
+	guint reserved_cpus;
+	guint64 reserved_memory_mib; /* reserved-memory */
+	gdouble cpu_overcommit;
+	gdouble memory_overcommit;
+	/* [gpu] */
+	gchar **gpu_devices; /* devices: PCI addresses (0000:3b:00.0), validated, lower case */
 } UcvConfig;
 
 UcvConfig *ucv_config_new(void);

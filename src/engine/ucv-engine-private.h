@@ -47,6 +47,11 @@ void ucv_engine_queue_cleanup(UcvEngine *self, UcvJobRun *run, UcvJobState final
 /* A domain of the job runs: record it, and report RUNNING once every rank runs. */
 void ucv_engine_rank_started(UcvEngine *self, UcvJobRun *run, guint rank);
 
+/* Starts the job's clock when it first runs (its deadline is kept in the store) and arms the
+ * expiry timer; after a restart, re-arms it from the stored deadline. */
+void ucv_engine_start_clock(UcvEngine *self, UcvJobRun *run);
+void ucv_engine_schedule_expiry(UcvEngine *self, UcvJobRun *run, gint64 deadline_ms);
+
 /* Matches the store against libvirt and acts on the difference (at start, after reconnects). */
 void ucv_engine_reconcile(UcvEngine *self);
 

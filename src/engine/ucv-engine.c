@@ -82,6 +82,7 @@ ucv_engine_rank_started(UcvEngine *self, UcvJobRun *run, guint rank)
 		return;
 	ucv_engine_set_state(self, run->job_id, UCV_JOB_STATE_RUNNING,
 			     _("The virtual machine is running"));
+	ucv_engine_start_clock(self, run);
 }
 
 gboolean
@@ -223,6 +224,12 @@ ucv_engine_create_jobs(UcvEngine *self, GPtrArray *jobs, GError **error)
 		if (stored == NULL)
 			g_ptr_array_add(fresh, job);
 	}
+	/* the site's default limit for jobs that come without an allocation */
+	for (guint i = 0; i < fresh->len; i++) {
+		UcvJob *job = g_ptr_array_index(fresh, i);
+		if (job->time_allocation_ms == 0)
+			job->time_allocation_ms = (gint64)self->config->default_time_limit_s * 1000;
+	}
 	if (fresh->len > 0 && !ucv_store_insert_jobs(self->store, fresh, error))
 		return FALSE;
 	for (guint i = 0; i < fresh->len; i++) {
@@ -310,8 +317,10 @@ ucv_engine_dispose(GObject *object)
 		UcvJobRun *run;
 
 		g_hash_table_iter_init(&iter, self->runs);
-		while (g_hash_table_iter_next(&iter, NULL, (gpointer *)&run))
+		while (g_hash_table_iter_next(&iter, NULL, (gpointer *)&run)) {
 			g_clear_handle_id(&run->retry_source, g_source_remove);
+			g_clear_handle_id(&run->expiry_source, g_source_remove);
+		}
 	}
 	g_clear_pointer(&self->runs, g_hash_table_unref);
 	g_clear_object(&self->sender);
@@ -342,6 +351,7 @@ ucv_engine_init(UcvEngine *self)
 					   (GDestroyNotify)ucv_job_run_unref);
 	self->cancellable = g_cancellable_new();
 	self->features.vm_enabled = TRUE;
+	self->features.vm_time_extension = TRUE;
 }
 
 UcvEngine *

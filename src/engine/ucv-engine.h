@@ -30,6 +30,12 @@ gboolean ucv_engine_create_jobs(UcvEngine *self, GPtrArray *jobs, GError **error
  * fine (idempotent). */
 gboolean ucv_engine_terminate_jobs(UcvEngine *self, GPtrArray *job_ids, GError **error);
 
+/* Adds added_ms[i] (GArray of gint64) to the allocation of job_ids[i] and tells Core the new
+ * whole allocation. Unknown or ended jobs fail the whole call, changing nothing. Jobs without a
+ * limit keep having none. */
+gboolean ucv_engine_extend_jobs(UcvEngine *self, GPtrArray *job_ids, GArray *added_ms,
+				GError **error);
+
 /* GPtrArray of UcvProduct (owned by the engine). */
 GPtrArray *ucv_engine_get_products(UcvEngine *self);
 const UcvFeatures *ucv_engine_get_features(UcvEngine *self);

@@ -18,6 +18,7 @@ struct _UcvJobRun {
 	gboolean terminating;      /* stop events are ours, not an admin's */
 	GHashTable *started_ranks; /* ranks libvirt reported running */
 	guint retry_source;        /* a provisioning attempt waiting to run again */
+	guint expiry_source;       /* fires at the job's deadline */
 	GQueue pending;
 	gboolean busy;
 };

@@ -49,7 +49,10 @@ reconcile_running_job(UcvEngine *self, UcvJobRun *run, UcvRankCount count)
 		ucv_engine_set_state(self, run->job_id, UCV_JOB_STATE_SUCCESS,
 				     _("The virtual machine stopped while the provider was away"));
 		ucv_engine_queue_cleanup(self, run, UCV_JOB_STATE_IN_QUEUE, NULL);
+		return;
 	}
+	/* running as it should: its deadline still holds */
+	ucv_engine_start_clock(self, run);
 }
 
 static void

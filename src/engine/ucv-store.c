@@ -41,6 +41,9 @@ static const gchar *const ucv_store_migrations[] = {
 	"  created_at INTEGER);",
 	/* 2: a terminate survives a crash half-way through its cleanup */
 	"ALTER TABLE jobs ADD COLUMN terminating INTEGER NOT NULL DEFAULT 0;",
+	/* 3: the job's whole time allocation and, once it runs, its absolute deadline */
+	"ALTER TABLE jobs ADD COLUMN time_allocation_ms INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE jobs ADD COLUMN deadline_ms INTEGER NOT NULL DEFAULT 0;",
 };
 
 /* A transaction that rolls back unless committed, so early returns leave nothing half-written. */
@@ -273,6 +276,7 @@ ucv_store_insert_job(UcvStore *self, sqlite3_stmt *stmt, UcvJob *job, gint64 now
 	sqlite3_bind_text(stmt, 3, ucv_job_state_to_string(UCV_JOB_STATE_IN_QUEUE), -1,
 			  SQLITE_STATIC);
 	sqlite3_bind_int64(stmt, 4, now);
+	sqlite3_bind_int64(stmt, 5, job->time_allocation_ms);
 	rc = sqlite3_step(stmt);
 	if ((rc & 0xff) == SQLITE_CONSTRAINT) {
 		g_set_error(error, UCV_ERROR, UCV_ERROR_INVALID, "job %s already exists", job->id);
@@ -298,8 +302,8 @@ ucv_store_insert_jobs(UcvStore *self, GPtrArray *jobs, GError **error)
 		return FALSE;
 	stmt = ucv_store_prepare(
 		self,
-		"INSERT INTO jobs (id, json, state, status, created_at, updated_at) "
-		"VALUES (?1, ?2, ?3, NULL, ?4, ?4)",
+		"INSERT INTO jobs (id, json, state, status, created_at, updated_at, "
+		"time_allocation_ms) VALUES (?1, ?2, ?3, NULL, ?4, ?4, ?5)",
 		error);
 	if (stmt == NULL)
 		return FALSE;
@@ -310,7 +314,8 @@ ucv_store_insert_jobs(UcvStore *self, GPtrArray *jobs, GError **error)
 	return ucv_store_txn_commit(self, txn, error);
 }
 
-/* Reads a row of (id, json, state, status, updated_at, terminating). */
+/* Reads a row of (id, json, state, status, updated_at, terminating, time_allocation_ms,
+ * deadline_ms). */
 static UcvStoredJob *
 ucv_store_job_from_row(sqlite3_stmt *stmt, GError **error)
 {
@@ -331,6 +336,8 @@ ucv_store_job_from_row(sqlite3_stmt *stmt, GError **error)
 	stored->status = ucv_store_column_dup(stmt, 3);
 	stored->updated_at_ms = sqlite3_column_int64(stmt, 4);
 	stored->terminating = sqlite3_column_int(stmt, 5) != 0;
+	stored->time_allocation_ms = sqlite3_column_int64(stmt, 6);
+	stored->deadline_ms = sqlite3_column_int64(stmt, 7);
 	return g_steal_pointer(&stored);
 }
 
@@ -345,7 +352,8 @@ ucv_store_lookup_job(UcvStore *self, const gchar *job_id, GError **error)
 
 	stmt = ucv_store_prepare(
 		self,
-		"SELECT id, json, state, status, updated_at, terminating FROM jobs "
+		"SELECT id, json, state, status, updated_at, terminating, time_allocation_ms, "
+		"deadline_ms FROM jobs "
 		"WHERE id = ?1",
 		error);
 	if (stmt == NULL)
@@ -373,7 +381,8 @@ ucv_store_list_jobs(UcvStore *self, gboolean include_final, GError **error)
 
 	stmt = ucv_store_prepare(
 		self,
-		"SELECT id, json, state, status, updated_at, terminating FROM jobs "
+		"SELECT id, json, state, status, updated_at, terminating, time_allocation_ms, "
+		"deadline_ms FROM jobs "
 		"WHERE ?1 OR state NOT IN (?2, ?3, ?4) "
 		"ORDER BY created_at, rowid",
 		error);
@@ -670,4 +679,34 @@ ucv_store_replace_job(UcvStore *self, UcvJob *job, GError **error)
 		return FALSE;
 	}
 	return TRUE;
+}
+
+gboolean
+ucv_store_record_time(UcvStore *self, const gchar *job_id, gint64 time_allocation_ms,
+		      gint64 deadline_ms, const UcvJobUpdate *update, GError **error)
+{
+	g_autoptr(UcvStoreTxn) txn = NULL;
+	g_autoptr(sqlite3_stmt) stmt = NULL;
+	gint64 now = ucv_store_now_ms();
+
+	g_return_val_if_fail(UCV_IS_STORE(self), FALSE);
+
+	txn = ucv_store_txn_begin(self, error);
+	if (txn == NULL)
+		return FALSE;
+	stmt = ucv_store_prepare(self,
+				 "UPDATE jobs SET time_allocation_ms = ?2, deadline_ms = ?3, "
+				 "updated_at = ?4 WHERE id = ?1",
+				 error);
+	if (stmt == NULL)
+		return FALSE;
+	sqlite3_bind_text(stmt, 1, job_id, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(stmt, 2, time_allocation_ms);
+	sqlite3_bind_int64(stmt, 3, deadline_ms);
+	sqlite3_bind_int64(stmt, 4, now);
+	if (sqlite3_step(stmt) != SQLITE_DONE)
+		return ucv_store_fail(self, "record a job's time", error);
+	if (update != NULL && !ucv_store_outbox_append(self, job_id, update, now, error))
+		return FALSE;
+	return ucv_store_txn_commit(self, txn, error);
 }

@@ -17,7 +17,9 @@ typedef struct {
 	UcvJobState state;
 	gchar *status;
 	gint64 updated_at_ms;
-	gboolean terminating; /* terminate was asked for; cleanup may not have finished */
+	gboolean terminating;      /* terminate was asked for; cleanup may not have finished */
+	gint64 time_allocation_ms; /* the whole allocation so far; 0 = no limit */
+	gint64 deadline_ms;        /* Unix ms when it expires; 0 = not running yet or no limit */
 } UcvStoredJob;
 
 void ucv_stored_job_free(UcvStoredJob *self);
@@ -51,6 +53,11 @@ gboolean ucv_store_record_update(UcvStore *self, const gchar *job_id, const UcvJ
 
 /* Replaces the job as received by a fuller copy (e.g. fetched from Core); state is untouched. */
 gboolean ucv_store_replace_job(UcvStore *self, UcvJob *job, GError **error);
+
+/* Sets the job's allocation and deadline and, in the same transaction, queues `update` (may be
+ * NULL) for Core. */
+gboolean ucv_store_record_time(UcvStore *self, const gchar *job_id, gint64 time_allocation_ms,
+			       gint64 deadline_ms, const UcvJobUpdate *update, GError **error);
 
 /* Remembers that terminate was asked for, so a restart finishes it. */
 gboolean ucv_store_mark_terminating(UcvStore *self, const gchar *job_id, GError **error);

@@ -13,7 +13,6 @@
 #define UCV_JOB_ID_MAX_LENGTH 64
 
 /* 300 years is far beyond any allocation and keeps the millisecond arithmetic in range. */
-#define UCV_JOB_MAX_HOURS ((gint64)300 * 365 * 24)
 
 static const gchar *const ucv_job_state_names[] = {
 	[UCV_JOB_STATE_IN_QUEUE] = "IN_QUEUE",   [UCV_JOB_STATE_RUNNING] = "RUNNING",
@@ -173,24 +172,8 @@ ucv_job_parse_replicas(UcvJob *self, JsonObject *spec, GError **error)
 static gboolean
 ucv_job_parse_time_allocation(UcvJob *self, JsonObject *spec, GError **error)
 {
-	JsonObject *alloc = NULL;
-	gint64 hours = 0, minutes = 0, seconds = 0;
-
-	if (!ucv_json_read_object(spec, "timeAllocation", &alloc, UCV_ERROR_INVALID, error))
-		return FALSE;
-	if (alloc == NULL)
-		return TRUE;
-	if (!ucv_json_read_int(alloc, "hours", 0, UCV_JOB_MAX_HOURS, &hours, UCV_ERROR_INVALID,
-			       error) ||
-	    !ucv_json_read_int(alloc, "minutes", 0, UCV_JOB_MAX_HOURS * 60, &minutes,
-			       UCV_ERROR_INVALID, error) ||
-	    !ucv_json_read_int(alloc, "seconds", 0, UCV_JOB_MAX_HOURS * 3600, &seconds,
-			       UCV_ERROR_INVALID, error)) {
-		g_prefix_error(error, "timeAllocation: ");
-		return FALSE;
-	}
-	self->time_allocation_ms = ((hours * 60 + minutes) * 60 + seconds) * 1000;
-	return TRUE;
+	return ucv_json_read_duration(spec, "timeAllocation", &self->time_allocation_ms,
+				      UCV_ERROR_INVALID, error);
 }
 
 static gboolean

@@ -118,3 +118,29 @@ ucv_json_read_int_strict(JsonObject *obj, const gchar *name, gint64 min, gint64 
 {
 	return ucv_json_read_int_full(obj, name, min, max, FALSE, out, code, error);
 }
+
+/* Three centuries: more than any allocation, far below where milliseconds overflow. */
+#define UCV_JSON_MAX_HOURS ((gint64)300 * 365 * 24)
+
+gboolean
+ucv_json_read_duration(JsonObject *obj, const gchar *name, gint64 *ms_out, UcvError code,
+		       GError **error)
+{
+	JsonObject *duration = NULL;
+	gint64 hours = 0, minutes = 0, seconds = 0;
+
+	if (!ucv_json_read_object(obj, name, &duration, code, error))
+		return FALSE;
+	if (duration == NULL)
+		return TRUE;
+	if (!ucv_json_read_int(duration, "hours", 0, UCV_JSON_MAX_HOURS, &hours, code, error) ||
+	    !ucv_json_read_int(duration, "minutes", 0, UCV_JSON_MAX_HOURS * 60, &minutes, code,
+			       error) ||
+	    !ucv_json_read_int(duration, "seconds", 0, UCV_JSON_MAX_HOURS * 3600, &seconds, code,
+			       error)) {
+		g_prefix_error(error, "%s: ", name);
+		return FALSE;
+	}
+	*ms_out = ((hours * 60 + minutes) * 60 + seconds) * 1000;
+	return TRUE;
+}

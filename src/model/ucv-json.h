@@ -25,4 +25,9 @@ gboolean ucv_json_read_int(JsonObject *obj, const gchar *name, gint64 min, gint6
 gboolean ucv_json_read_int_strict(JsonObject *obj, const gchar *name, gint64 min, gint64 max,
 				  gint64 *out, UcvError code, GError **error);
 
+/* A SimpleDuration {"hours","minutes","seconds"} in milliseconds; absent or null leaves *ms_out
+ * alone. Parts may be absent; negative or absurd values fail. */
+gboolean ucv_json_read_duration(JsonObject *obj, const gchar *name, gint64 *ms_out, UcvError code,
+				GError **error);
+
 G_END_DECLS

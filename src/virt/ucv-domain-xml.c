@@ -4,6 +4,7 @@
 #include "ucv-domain-xml.h"
 
 #include "model/ucv-error.h"
+#include "model/ucv-pci-address.h"
 #include "xml-templates/ucv-resources.h"
 
 #define UCV_TEMPLATE_PREFIX "/dk/ucloud/virt/templates/"
@@ -221,6 +222,49 @@ ucv_render_interface(const UcvDomainSpec *spec, GError **error)
 	return xml != NULL ? g_strchomp(xml) : NULL;
 }
 
+static gchar *
+ucv_render_hostdev(const gchar *device, GError **error)
+{
+	g_autoptr(GHashTable) values =
+		g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+	UcvPciAddress address;
+	gchar *xml;
+	g_autofree gchar *domain = NULL;
+	g_autofree gchar *bus = NULL;
+	g_autofree gchar *slot = NULL;
+	g_autofree gchar *function = NULL;
+
+	if (!ucv_pci_address_parse(device, &address, error))
+		return NULL;
+	domain = g_strdup_printf("%04x", address.domain);
+	bus = g_strdup_printf("%02x", address.bus);
+	slot = g_strdup_printf("%02x", address.slot);
+	function = g_strdup_printf("%x", address.function);
+	ucv_put_escaped(values, "pci_domain", domain);
+	ucv_put_escaped(values, "pci_bus", bus);
+	ucv_put_escaped(values, "pci_slot", slot);
+	ucv_put_escaped(values, "pci_function", function);
+	xml = ucv_template_render("vm-hostdev.xml", values, error);
+	return xml != NULL ? g_strchomp(xml) : NULL;
+}
+
+/* One <hostdev> per device, from numbers parsed out of the address: nothing else gets in. */
+static gchar *
+ucv_render_hostdevs(const UcvDomainSpec *spec, GError **error)
+{
+	g_autoptr(GString) out = g_string_new(NULL);
+
+	for (guint i = 0; spec->gpu_devices != NULL && spec->gpu_devices[i] != NULL; i++) {
+		g_autofree gchar *xml = ucv_render_hostdev(spec->gpu_devices[i], error);
+		if (xml == NULL)
+			return NULL;
+		if (out->len > 0)
+			g_string_append_c(out, '\n');
+		g_string_append(out, xml);
+	}
+	return g_string_free(g_steal_pointer(&out), FALSE);
+}
+
 gchar *
 ucv_domain_xml_render(const UcvDomainSpec *spec, GError **error)
 {
@@ -230,6 +274,7 @@ ucv_domain_xml_render(const UcvDomainSpec *spec, GError **error)
 	g_autofree gchar *vcpus = NULL;
 	g_autofree gchar *memory = NULL;
 	gchar *iface;
+	gchar *hostdevs;
 
 	g_return_val_if_fail(spec != NULL, NULL);
 
@@ -239,6 +284,10 @@ ucv_domain_xml_render(const UcvDomainSpec *spec, GError **error)
 	if (iface == NULL)
 		return NULL;
 	g_hash_table_insert(values, g_strdup("interface"), iface);
+	hostdevs = ucv_render_hostdevs(spec, error);
+	if (hostdevs == NULL)
+		return NULL;
+	g_hash_table_insert(values, g_strdup("hostdevs"), hostdevs);
 
 	rank = g_strdup_printf("%u", spec->rank);
 	vcpus = g_strdup_printf("%u", spec->vcpus);

@@ -529,6 +529,51 @@ ucv_hypervisor_list_domains_finish(UcvHypervisor *self, GAsyncResult *res, GErro
 }
 
 static void
+ucv_node_info_thread(GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+	UcvHypervisorOp *op = task_data;
+	virNodeInfo node = {0};
+	UcvNodeInfo *info;
+	GError *error = NULL;
+
+	if (g_task_return_error_if_cancelled(task))
+		return;
+	if (virNodeGetInfo(op->conn, &node) < 0) {
+		ucv_set_libvirt_error(&error, UCV_ERROR_LIBVIRT, "cannot read the host's size");
+		g_task_return_error(task, error);
+		return;
+	}
+	info = g_new0(UcvNodeInfo, 1);
+	info->cpus = node.cpus;
+	info->memory_mib = node.memory / 1024; /* KiB */
+	g_task_return_pointer(task, info, g_free);
+}
+
+void
+ucv_hypervisor_get_node_info_async(UcvHypervisor *self, GCancellable *cancellable,
+				   GAsyncReadyCallback callback, gpointer user_data)
+{
+	g_return_if_fail(UCV_IS_HYPERVISOR(self));
+
+	ucv_hypervisor_run(self, NULL, ucv_node_info_thread, ucv_hypervisor_get_node_info_async,
+			   cancellable, callback, user_data);
+}
+
+gboolean
+ucv_hypervisor_get_node_info_finish(UcvHypervisor *self, GAsyncResult *res, UcvNodeInfo *info,
+				    GError **error)
+{
+	g_autofree UcvNodeInfo *result = NULL;
+
+	g_return_val_if_fail(g_task_is_valid(res, self), FALSE);
+	result = g_task_propagate_pointer(G_TASK(res), error);
+	if (result == NULL)
+		return FALSE;
+	*info = *result;
+	return TRUE;
+}
+
+static void
 ucv_hypervisor_dispose(GObject *object)
 {
 	UcvHypervisor *self = UCV_HYPERVISOR(object);

@@ -67,6 +67,17 @@ void ucv_hypervisor_list_domains_async(UcvHypervisor *self, GCancellable *cancel
 GPtrArray *ucv_hypervisor_list_domains_finish(UcvHypervisor *self, GAsyncResult *res,
 					      GError **error);
 
+/* The host's size as libvirt's node info tells it (worker thread). */
+typedef struct {
+	guint cpus;
+	guint64 memory_mib;
+} UcvNodeInfo;
+
+void ucv_hypervisor_get_node_info_async(UcvHypervisor *self, GCancellable *cancellable,
+					GAsyncReadyCallback callback, gpointer user_data);
+gboolean ucv_hypervisor_get_node_info_finish(UcvHypervisor *self, GAsyncResult *res,
+					     UcvNodeInfo *info, GError **error);
+
 /* Looks one domain up; returns NULL without error when it does not exist. A domain without
  * (readable) provider metadata is returned with job_id NULL. */
 UcvDomainInfo *ucv_hypervisor_lookup_domain(UcvHypervisor *self, const gchar *name, GError **error);

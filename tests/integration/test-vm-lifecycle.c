@@ -212,6 +212,51 @@ test_documented_form(void)
 	g_free(ucv_harness_wait_state(h, job_id, "SUCCESS", 60));
 }
 
+/* A job with a time allocation: extend pushes the whole new allocation and postpones expiry;
+ * at the deadline the machine goes and Core hears EXPIRED. */
+static void
+test_expiry_and_extend(void)
+{
+	g_autoptr(UcvHarness) h = ucv_harness_new();
+	g_autofree gchar *job_id = ucv_harness_new_job_id();
+	g_autofree gchar *job = ucv_harness_vm_job_json(job_id, 1);
+	g_auto(GStrv) parts = g_strsplit(job, "\"timeAllocation\":null", 2);
+	g_autofree gchar *timed =
+		g_strjoinv("\"timeAllocation\":{\"hours\":0,\"minutes\":0,\"seconds\":6}", parts);
+	g_autofree gchar *create = g_strdup_printf("{\"items\":[%s]}", timed);
+	g_autofree gchar *extend = g_strdup_printf(
+		"{\"items\":[{\"job\":%s,\"requestedTime\":{\"hours\":0,\"minutes\":0,"
+		"\"seconds\":10}}]}",
+		timed);
+	g_autoptr(JsonNode) created = NULL;
+	g_autoptr(JsonNode) extended = NULL;
+	g_autoptr(GPtrArray) updates = NULL;
+	gint64 new_time = 0;
+	guint status = 0;
+
+	created = ucv_harness_call(h, "POST", "/ucloud/test/jobs", create, &status);
+	g_assert_cmpuint(status, ==, 200);
+	g_free(ucv_harness_wait_state(h, job_id, "RUNNING", BOOT_TIMEOUT_S));
+	extended = ucv_harness_call(h, "POST", "/ucloud/test/jobs/extend", extend, &status);
+	g_assert_cmpuint(status, ==, 200);
+	/* without the extend it would have expired 6 s after RUNNING */
+	ucv_harness_spin(8000);
+	g_assert_cmpstr(ucv_harness_states_of(h, job_id), ==, "RUNNING");
+	g_assert_true(ucv_harness_domain_is_active(h, job_id, 0));
+	updates = ucv_fake_core_get_updates(h->core, job_id);
+	for (guint i = 0; i < updates->len; i++) {
+		UcvFakeCoreUpdate *update = g_ptr_array_index(updates, i);
+		if (update->new_time_allocation_ms > 0)
+			new_time = update->new_time_allocation_ms;
+	}
+	g_assert_cmpint(new_time, ==, 16000);
+
+	g_free(ucv_harness_wait_state(h, job_id, "EXPIRED", 30));
+	for (guint i = 0; i < 50 && ucv_harness_domain_exists(h, job_id, 0); i++)
+		ucv_harness_spin(100);
+	g_assert_false(ucv_harness_domain_exists(h, job_id, 0));
+}
+
 int
 main(int argc, char **argv)
 {
@@ -225,5 +270,6 @@ main(int argc, char **argv)
 	g_test_add_func("/vm/bad-image", test_bad_image);
 	g_test_add_func("/vm/missing-image", test_missing_image);
 	g_test_add_func("/vm/documented-form", test_documented_form);
+	g_test_add_func("/vm/expiry-and-extend", test_expiry_and_extend);
 	return g_test_run();
 }

@@ -1139,6 +1139,153 @@ test_reconcile_interrupted_terminate(Fixture *f, gconstpointer data)
 	g_assert_nonnull(strstr(g_ptr_array_index(statuses, 1), "cancelled"));
 }
 
+/* --- time --------------------------------------------------------------------------------- */
+
+/* A job whose specification carries a timeAllocation of `seconds`. */
+static UcvJob *
+make_timed_job(const gchar *id, guint seconds)
+{
+	g_autofree gchar *resolved = resolved_application("VIRTUAL_MACHINE", IMAGE);
+	g_autofree gchar *json = job_json_full(id, 1, PRODUCT, resolved);
+	g_autofree gchar *allocation = g_strdup_printf(
+		"\"timeAllocation\":{\"hours\":0,\"minutes\":0,\"seconds\":%u}", seconds);
+	g_auto(GStrv) parts = g_strsplit(json, "\"timeAllocation\":null", 2);
+	g_autofree gchar *timed = g_strjoinv(allocation, parts);
+	g_autoptr(GError) error = NULL;
+	UcvJob *job = ucv_job_new_from_string(timed, &error);
+
+	g_assert_no_error(error);
+	return job;
+}
+
+/* The newTimeAllocation of the job's newest outbox entry that carries one, or 0. */
+static gint64
+outbox_new_time(Fixture *f, const gchar *job_id)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GPtrArray) entries = ucv_store_outbox_peek(f->store, OUTBOX_LIMIT, &error);
+	gint64 found = 0;
+
+	g_assert_no_error(error);
+	for (guint i = 0; i < entries->len; i++) {
+		UcvOutboxEntry *entry = g_ptr_array_index(entries, i);
+		g_autoptr(JsonNode) node = NULL;
+		JsonObject *update;
+
+		if (g_strcmp0(entry->job_id, job_id) != 0)
+			continue;
+		node = json_from_string(entry->update_json, &error);
+		update = json_node_get_object(node);
+		if (!json_object_get_null_member(update, "newTimeAllocation"))
+			found = json_object_get_int_member(update, "newTimeAllocation");
+	}
+	return found;
+}
+
+static void
+extend_ok(Fixture *f, const gchar *job_id, gint64 added_ms)
+{
+	g_autoptr(GPtrArray) ids = g_ptr_array_new();
+	g_autoptr(GArray) added = g_array_new(FALSE, FALSE, sizeof(gint64));
+	g_autoptr(GError) error = NULL;
+
+	g_ptr_array_add(ids, (gpointer)job_id);
+	g_array_append_val(added, added_ms);
+	g_assert_true(ucv_engine_extend_jobs(f->engine, ids, added, &error));
+	g_assert_no_error(error);
+}
+
+/* The allocation counts from RUNNING; at the deadline the machine goes and EXPIRED is told. */
+static void
+test_time_expiry(Fixture *f, gconstpointer data)
+{
+	g_autoptr(GPtrArray) jobs = job_list(make_timed_job("eng-t1", 2), NULL);
+	g_autoptr(UcvStoredJob) stored = NULL;
+	g_autofree gchar *states = NULL;
+
+	create_ok(f, jobs);
+	wait_state(f, "eng-t1", UCV_JOB_STATE_RUNNING);
+	stored = lookup_job(f, "eng-t1");
+	g_assert_cmpint(stored->time_allocation_ms, ==, 2000);
+	g_assert_cmpint(stored->deadline_ms, >, g_get_real_time() / 1000);
+	wait_state(f, "eng-t1", UCV_JOB_STATE_EXPIRED);
+	wait_cleaned_up(f, "eng-t1");
+	states = outbox_states(f, "eng-t1", NULL);
+	g_assert_cmpstr(states, ==, "RUNNING,EXPIRED");
+}
+
+/* extend moves the deadline and tells Core the whole new allocation. */
+static void
+test_time_extend(Fixture *f, gconstpointer data)
+{
+	g_autoptr(GPtrArray) jobs = job_list(make_timed_job("eng-t2", 2), NULL);
+	g_autoptr(UcvStoredJob) before = NULL;
+	g_autoptr(UcvStoredJob) after = NULL;
+
+	create_ok(f, jobs);
+	wait_state(f, "eng-t2", UCV_JOB_STATE_RUNNING);
+	before = lookup_job(f, "eng-t2");
+	extend_ok(f, "eng-t2", 60000);
+	after = lookup_job(f, "eng-t2");
+	g_assert_cmpint(after->time_allocation_ms, ==, 62000);
+	g_assert_cmpint(after->deadline_ms, ==, before->deadline_ms + 60000);
+	g_assert_cmpint(outbox_new_time(f, "eng-t2"), ==, 62000);
+	spin(3000);
+	assert_state(f, "eng-t2", UCV_JOB_STATE_RUNNING);
+}
+
+/* A job without an allocation is not given one by extend; unknown jobs fail the whole call. */
+static void
+test_time_extend_unlimited_and_unknown(Fixture *f, gconstpointer data)
+{
+	g_autoptr(GPtrArray) ids = g_ptr_array_new();
+	g_autoptr(GArray) added = g_array_new(FALSE, FALSE, sizeof(gint64));
+	g_autoptr(UcvStoredJob) stored = NULL;
+	g_autoptr(GError) error = NULL;
+	gint64 hour = 3600000;
+
+	create_running(f, "eng-t3");
+	extend_ok(f, "eng-t3", hour);
+	stored = lookup_job(f, "eng-t3");
+	g_assert_cmpint(stored->time_allocation_ms, ==, 0);
+	g_assert_cmpint(outbox_new_time(f, "eng-t3"), ==, 0);
+
+	g_ptr_array_add(ids, (gpointer) "eng-t3");
+	g_ptr_array_add(ids, (gpointer) "no-such-job");
+	g_array_append_val(added, hour);
+	g_array_append_val(added, hour);
+	g_assert_false(ucv_engine_extend_jobs(f->engine, ids, added, &error));
+	g_assert_error(error, UCV_ERROR, UCV_ERROR_NOT_FOUND);
+}
+
+/* The site's default limit applies to jobs that come without an allocation. */
+static void
+test_time_default_limit(Fixture *f, gconstpointer data)
+{
+	g_autoptr(GPtrArray) jobs = job_list(make_job("eng-t4", 1), NULL);
+
+	f->config->default_time_limit_s = 2;
+	create_ok(f, jobs);
+	wait_state(f, "eng-t4", UCV_JOB_STATE_RUNNING);
+	wait_state(f, "eng-t4", UCV_JOB_STATE_EXPIRED);
+}
+
+/* The deadline is in the store: it passes while the provider is away, and the next start
+ * expires the job. */
+static void
+test_time_deadline_survives_restart(Fixture *f, gconstpointer data)
+{
+	g_autoptr(GPtrArray) jobs = job_list(make_timed_job("eng-t5", 2), NULL);
+
+	create_ok(f, jobs);
+	wait_state(f, "eng-t5", UCV_JOB_STATE_RUNNING);
+	engine_stop(f);
+	spin(2500);
+	engine_start(f);
+	wait_state(f, "eng-t5", UCV_JOB_STATE_EXPIRED);
+	wait_cleaned_up(f, "eng-t5");
+}
+
 #define ADD(path, func) g_test_add(path, Fixture, NULL, fixture_set_up, func, fixture_tear_down)
 
 int
@@ -1163,5 +1310,10 @@ main(int argc, char **argv)
 	ADD("/engine/reconcile/stopped-and-started", test_reconcile_stopped_and_started);
 	ADD("/engine/reconcile/running-untouched", test_reconcile_running_idle);
 	ADD("/engine/reconcile/interrupted-terminate", test_reconcile_interrupted_terminate);
+	ADD("/engine/time/expiry", test_time_expiry);
+	ADD("/engine/time/extend", test_time_extend);
+	ADD("/engine/time/extend-unlimited-and-unknown", test_time_extend_unlimited_and_unknown);
+	ADD("/engine/time/default-limit", test_time_default_limit);
+	ADD("/engine/time/deadline-survives-restart", test_time_deadline_survives_restart);
 	return g_test_run();
 }

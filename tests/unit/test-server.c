@@ -667,7 +667,6 @@ test_not_supported(Fixture *f, gconstpointer data)
 		const gchar *path;
 		const gchar *why;
 	} calls[] = {
-		{"POST", "/ucloud/example/jobs/extend", "Extending"},
 		{"POST", "/ucloud/example/jobs/suspend", "Suspending jobs is not supported"},
 		{"POST", "/ucloud/example/jobs/unsuspend", "suspended"},
 		{"POST", "/ucloud/example/jobs/interactiveSession", "interactive sessions"},
@@ -686,6 +685,27 @@ test_not_supported(Fixture *f, gconstpointer data)
 				g_strcmp0(calls[i].method, "POST") == 0 ? body : NULL);
 		assert_error_reply(reply, 400, calls[i].why, "NOT_SUPPORTED");
 	}
+	g_assert_cmpuint(count_stored_jobs(f), ==, 0);
+}
+
+/* extend: unknown jobs are 404 and a malformed duration is 400; neither stores anything. */
+static void
+test_extend_errors(Fixture *f, gconstpointer data)
+{
+	g_autofree gchar *job = make_job("401", "vm-1", "VIRTUAL_MACHINE");
+	g_autofree gchar *unknown =
+		g_strdup_printf("{\"items\":[{\"job\":%s,\"requestedTime\":{\"hours\":1}}]}", job);
+	g_autofree gchar *negative =
+		g_strdup_printf("{\"items\":[{\"job\":%s,\"requestedTime\":{\"hours\":-1}}]}", job);
+	g_autoptr(Reply) unknown_reply = request(f, "POST", "/ucloud/example/jobs/extend", unknown);
+	g_autoptr(Reply) negative_reply =
+		request(f, "POST", "/ucloud/example/jobs/extend", negative);
+	g_autoptr(Reply) no_job_reply = request(f, "POST", "/ucloud/example/jobs/extend",
+						"{\"items\":[{\"requestedTime\":{}}]}");
+
+	assert_error_reply(unknown_reply, 404, "not known", NULL);
+	assert_error_reply(negative_reply, 400, "requestedTime", NULL);
+	assert_error_reply(no_job_reply, 400, "item 1", NULL);
 	g_assert_cmpuint(count_stored_jobs(f), ==, 0);
 }
 
@@ -825,6 +845,7 @@ main(int argc, char **argv)
 	ADD("/server/integration", test_integration);
 	ADD("/server/not-supported", test_not_supported);
 	ADD("/server/not-supported/needs-auth", test_not_supported_needs_auth);
+	ADD("/server/extend/errors", test_extend_errors);
 	ADD("/server/update-acl", test_update_acl);
 	ADD("/server/terminate", test_terminate);
 	ADD("/server/listen/in-use", test_listen_in_use);

@@ -163,7 +163,7 @@ test_store_fresh_schema(void)
 {
 	g_autoptr(UcvStore) store = open_memory_store();
 
-	g_assert_cmpuint(ucv_store_get_schema_version(store), ==, 2);
+	g_assert_cmpuint(ucv_store_get_schema_version(store), ==, 3);
 }
 
 static void
@@ -184,7 +184,7 @@ test_store_reopen_keeps_data(void)
 	{
 		g_autoptr(UcvStore) store = ucv_store_open(path, &error);
 		g_assert_no_error(error);
-		g_assert_cmpuint(ucv_store_get_schema_version(store), ==, 2);
+		g_assert_cmpuint(ucv_store_get_schema_version(store), ==, 3);
 		stored = ucv_store_lookup_job(store, "job-1", &error);
 		g_assert_no_error(error);
 		g_assert_nonnull(stored);
@@ -196,7 +196,7 @@ test_store_reopen_keeps_data(void)
 	remove_tmp_dir(dir);
 }
 
-/* A database written by the first release: migration 2 keeps its job and adds the column. */
+/* A database written by the first release: later migrations keep its job and add columns. */
 static void
 test_store_migrates_v1(void)
 {
@@ -222,7 +222,7 @@ test_store_migrates_v1(void)
 
 	store = ucv_store_open(path, &error);
 	g_assert_no_error(error);
-	g_assert_cmpuint(ucv_store_get_schema_version(store), ==, 2);
+	g_assert_cmpuint(ucv_store_get_schema_version(store), ==, 3);
 	stored = ucv_store_lookup_job(store, "7", &error);
 	g_assert_no_error(error);
 	g_assert_cmpint(stored->state, ==, UCV_JOB_STATE_RUNNING);
@@ -243,6 +243,29 @@ test_store_mark_terminating(void)
 	g_assert_no_error(error);
 	stored = ucv_store_lookup_job(store, "t", &error);
 	g_assert_true(stored->terminating);
+}
+
+/* Allocation, deadline and Core's update change together, or not at all. */
+static void
+test_store_record_time(void)
+{
+	g_autoptr(UcvStore) store = open_memory_store();
+	g_autoptr(UcvJobUpdate) update = ucv_job_update_new();
+	g_autoptr(UcvStoredJob) stored = NULL;
+	g_autoptr(GPtrArray) entries = NULL;
+	g_autoptr(GError) error = NULL;
+
+	insert_one(store, "timed");
+	update->new_time_allocation_ms = 7200000;
+	g_assert_true(ucv_store_record_time(store, "timed", 7200000, 1234, update, &error));
+	g_assert_no_error(error);
+	stored = ucv_store_lookup_job(store, "timed", &error);
+	g_assert_cmpint(stored->time_allocation_ms, ==, 7200000);
+	g_assert_cmpint(stored->deadline_ms, ==, 1234);
+	entries = peek_all(store);
+	g_assert_cmpuint(entries->len, ==, 1);
+	g_assert_nonnull(strstr(((UcvOutboxEntry *)g_ptr_array_index(entries, 0))->update_json,
+				"\"newTimeAllocation\":7200000"));
 }
 
 static void
@@ -577,6 +600,7 @@ main(int argc, char **argv)
 	g_test_add_func("/store/schema/newer-refused", test_store_refuses_newer_schema);
 	g_test_add_func("/store/schema/migrates-v1", test_store_migrates_v1);
 	g_test_add_func("/store/jobs/mark-terminating", test_store_mark_terminating);
+	g_test_add_func("/store/jobs/record-time", test_store_record_time);
 	g_test_add_func("/store/jobs/insert-lookup-list", test_store_insert_lookup_list);
 	g_test_add_func("/store/jobs/insert-all-or-nothing", test_store_insert_all_or_nothing);
 	g_test_add_func("/store/update/atomic", test_store_record_update_atomic);
