@@ -178,6 +178,21 @@ ucv_jobs_api_extend(UcvApiRequest *request, GError **error)
 }
 
 JsonNode *
+ucv_jobs_api_verify(UcvApiRequest *request, GError **error)
+{
+	JsonArray *items = ucv_jobs_api_get_items(request->body, error);
+	g_autoptr(GPtrArray) jobs = NULL;
+
+	if (items == NULL)
+		return NULL;
+	jobs = ucv_jobs_api_parse_jobs(items, TRUE, error);
+	if (jobs == NULL || !ucv_engine_verify_jobs(request->engine, jobs, error))
+		return NULL;
+	/* the documented answer is an empty object */
+	return json_node_init_object(json_node_alloc(), json_object_new());
+}
+
+JsonNode *
 ucv_jobs_api_retrieve_products(UcvApiRequest *request, GError **error)
 {
 	GPtrArray *products = ucv_engine_get_products(request->engine);

@@ -8,6 +8,7 @@ G_BEGIN_DECLS
 JsonNode *ucv_jobs_api_create(UcvApiRequest *request, GError **error);
 JsonNode *ucv_jobs_api_terminate(UcvApiRequest *request, GError **error);
 JsonNode *ucv_jobs_api_extend(UcvApiRequest *request, GError **error);
+JsonNode *ucv_jobs_api_verify(UcvApiRequest *request, GError **error);
 JsonNode *ucv_jobs_api_retrieve_products(UcvApiRequest *request, GError **error);
 JsonNode *ucv_jobs_api_update_acl(UcvApiRequest *request, GError **error);
 /* For calls this provider does not offer yet: 400 NOT_SUPPORTED with route->unsupported. */

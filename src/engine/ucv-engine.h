@@ -36,6 +36,11 @@ gboolean ucv_engine_terminate_jobs(UcvEngine *self, GPtrArray *job_ids, GError *
 gboolean ucv_engine_extend_jobs(UcvEngine *self, GPtrArray *job_ids, GArray *added_ms,
 				GError **error);
 
+/* Core's documented verify: `jobs` (UcvJob) are those Core believes active. Jobs the provider
+ * never saw are reported FAILURE, jobs that ended here have their end reported again, and lost
+ * machines of active jobs are found by a reconciliation. */
+gboolean ucv_engine_verify_jobs(UcvEngine *self, GPtrArray *jobs, GError **error);
+
 /* GPtrArray of UcvProduct (owned by the engine). */
 GPtrArray *ucv_engine_get_products(UcvEngine *self);
 const UcvFeatures *ucv_engine_get_features(UcvEngine *self);

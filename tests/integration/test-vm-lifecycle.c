@@ -257,6 +257,25 @@ test_expiry_and_extend(void)
 	g_assert_false(ucv_harness_domain_exists(h, job_id, 0));
 }
 
+/* Core's documented verify lists a job this provider never saw: Core hears FAILURE. */
+static void
+test_verify_unknown(void)
+{
+	g_autoptr(UcvHarness) h = ucv_harness_new();
+	g_autofree gchar *job_id = ucv_harness_new_job_id();
+	g_autofree gchar *job = ucv_harness_vm_job_json(job_id, 1);
+	g_autofree gchar *body = g_strdup_printf("{\"items\":[%s]}", job);
+	g_autoptr(JsonNode) reply = NULL;
+	g_autofree gchar *status_line = NULL;
+	guint status = 0;
+
+	reply = ucv_harness_call(h, "POST", "/ucloud/test/jobs/verify", body, &status);
+	g_assert_cmpuint(status, ==, 200);
+	status_line = ucv_harness_wait_state(h, job_id, "FAILURE", 30);
+	g_assert_nonnull(strstr(status_line, "does not know"));
+	g_assert_false(ucv_harness_domain_exists(h, job_id, 0));
+}
+
 int
 main(int argc, char **argv)
 {
@@ -271,5 +290,6 @@ main(int argc, char **argv)
 	g_test_add_func("/vm/missing-image", test_missing_image);
 	g_test_add_func("/vm/documented-form", test_documented_form);
 	g_test_add_func("/vm/expiry-and-extend", test_expiry_and_extend);
+	g_test_add_func("/vm/verify-unknown", test_verify_unknown);
 	return g_test_run();
 }

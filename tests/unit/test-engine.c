@@ -1286,6 +1286,79 @@ test_time_deadline_survives_restart(Fixture *f, gconstpointer data)
 	wait_cleaned_up(f, "eng-t5");
 }
 
+/* --- verify ------------------------------------------------------------------------------- */
+
+static void
+verify_ok(Fixture *f, GPtrArray *jobs)
+{
+	g_autoptr(GError) error = NULL;
+
+	g_assert_true(ucv_engine_verify_jobs(f->engine, jobs, &error));
+	g_assert_no_error(error);
+}
+
+/* A job never seen fails; a running one is left alone; an ended one has its end told again. */
+static void
+test_verify(Fixture *f, gconstpointer data)
+{
+	g_autoptr(GPtrArray) unknown = job_list(make_job("eng-v1", 1), NULL);
+	g_autoptr(GPtrArray) running = job_list(make_job("eng-v2", 1), NULL);
+	g_autoptr(GPtrArray) ended = job_list(make_job("eng-v3", 1), NULL);
+	g_autoptr(GPtrArray) statuses = g_ptr_array_new_with_free_func(g_free);
+	g_autofree gchar *unknown_states = NULL;
+	g_autofree gchar *running_states = NULL;
+	g_autofree gchar *ended_states = NULL;
+
+	create_running(f, "eng-v2");
+	create_running(f, "eng-v3");
+	terminate_ok(f, "eng-v3");
+	wait_state(f, "eng-v3", UCV_JOB_STATE_SUCCESS);
+
+	verify_ok(f, unknown);
+	verify_ok(f, running);
+	verify_ok(f, ended);
+	spin(SETTLE_MS);
+
+	unknown_states = outbox_states(f, "eng-v1", statuses);
+	g_assert_cmpstr(unknown_states, ==, "FAILURE");
+	g_assert_nonnull(strstr(g_ptr_array_index(statuses, 0), "does not know"));
+	running_states = outbox_states(f, "eng-v2", NULL);
+	g_assert_cmpstr(running_states, ==, "RUNNING");
+	g_assert_true(domain_is_active(f, "ucloud-eng-v2-0"));
+	ended_states = outbox_states(f, "eng-v3", NULL);
+	g_assert_cmpstr(ended_states, ==, "RUNNING,SUCCESS,SUCCESS");
+}
+
+/* A running job whose machine vanished behind the provider's back fails on verify. */
+static void
+test_verify_lost_machine(Fixture *f, gconstpointer data)
+{
+	g_autoptr(GPtrArray) jobs = job_list(make_job("eng-v4", 1), NULL);
+	g_autoptr(GPtrArray) statuses = g_ptr_array_new_with_free_func(g_free);
+	g_autofree gchar *states = NULL;
+	virDomainPtr dom;
+
+	create_running(f, "eng-v4");
+	/* undefine while running: the domain lingers as transient, then vanishes silently */
+	dom = virDomainLookupByName(f->admin, "ucloud-eng-v4-0");
+	g_assert_nonnull(dom);
+	g_signal_handlers_block_matched(f->hypervisor, G_SIGNAL_MATCH_DATA, 0, 0, NULL, NULL,
+					f->engine);
+	g_assert_cmpint(virDomainUndefine(dom), ==, 0);
+	g_assert_cmpint(virDomainDestroy(dom), ==, 0);
+	virDomainFree(dom);
+	spin(SETTLE_MS);
+	g_signal_handlers_unblock_matched(f->hypervisor, G_SIGNAL_MATCH_DATA, 0, 0, NULL, NULL,
+					  f->engine);
+	assert_state(f, "eng-v4", UCV_JOB_STATE_RUNNING);
+
+	verify_ok(f, jobs);
+	wait_state(f, "eng-v4", UCV_JOB_STATE_FAILURE);
+	states = outbox_states(f, "eng-v4", statuses);
+	g_assert_cmpstr(states, ==, "RUNNING,FAILURE");
+	g_assert_nonnull(strstr(g_ptr_array_index(statuses, 1), "disappeared"));
+}
+
 #define ADD(path, func) g_test_add(path, Fixture, NULL, fixture_set_up, func, fixture_tear_down)
 
 int
@@ -1311,6 +1384,8 @@ main(int argc, char **argv)
 	ADD("/engine/reconcile/running-untouched", test_reconcile_running_idle);
 	ADD("/engine/reconcile/interrupted-terminate", test_reconcile_interrupted_terminate);
 	ADD("/engine/time/expiry", test_time_expiry);
+	ADD("/engine/verify", test_verify);
+	ADD("/engine/verify/lost-machine", test_verify_lost_machine);
 	ADD("/engine/time/extend", test_time_extend);
 	ADD("/engine/time/extend-unlimited-and-unknown", test_time_extend_unlimited_and_unknown);
 	ADD("/engine/time/default-limit", test_time_default_limit);

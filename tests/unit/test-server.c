@@ -671,7 +671,6 @@ test_not_supported(Fixture *f, gconstpointer data)
 		{"POST", "/ucloud/example/jobs/unsuspend", "suspended"},
 		{"POST", "/ucloud/example/jobs/interactiveSession", "interactive sessions"},
 		{"POST", "/ucloud/example/jobs/openInteractiveSession", "interactive sessions"},
-		{"POST", "/ucloud/example/jobs/verify", "Verifying"},
 		{"GET", "/ucloud/example/jobs/retrieveUtilization", "utilization"},
 		{"POST", "/ucloud/example/jobs/requestDynamicParameters", "parameters"},
 		{"GET", "/ucloud/jobs.provider.example/websocket", "output"},
