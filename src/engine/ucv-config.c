@@ -22,6 +22,7 @@ ucv_config_new(void)
 	self->public_key_file = g_strdup("/etc/ucloud-virt/ucloud-public-key");
 	self->accounting = g_strdup("report-usage");
 	self->accounting_interval = 60;
+	self->reconcile_interval_s = 30;
 	self->listen = g_strdupv((gchar **)default_listen);
 	self->max_body_bytes = UCV_DEFAULT_MAX_BODY_BYTES;
 	self->libvirt_uri = g_strdup("qemu:///system");
@@ -292,6 +293,7 @@ ucv_config_load(UcvConfig *self, const gchar *path, GError **error)
 	guint64 interval = self->accounting_interval;
 	guint64 max_body = self->max_body_bytes;
 	guint64 time_limit = self->default_time_limit_s;
+	guint64 sweep = self->reconcile_interval_s;
 
 	if (!g_key_file_load_from_file(kf, path, G_KEY_FILE_NONE, &error_local)) {
 		g_set_error(error, UCV_ERROR, UCV_ERROR_CONFIG, "cannot read %s: %s", path,
@@ -316,6 +318,9 @@ ucv_config_load(UcvConfig *self, const gchar *path, GError **error)
 	if (!load_uint(kf, "jobs", "default-time-limit", 0, G_MAXUINT32, &time_limit, error))
 		return FALSE;
 	self->default_time_limit_s = time_limit;
+	if (!load_uint(kf, "libvirt", "reconcile-interval", 1, 60, &sweep, error))
+		return FALSE;
+	self->reconcile_interval_s = sweep;
 	self->accounting_interval = interval;
 	self->max_body_bytes = max_body;
 	return validate(self, error);

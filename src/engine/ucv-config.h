@@ -22,6 +22,7 @@ typedef struct {
 	gchar *libvirt_uri;
 	gchar *domain_type;
 	gchar *network;
+	guint reconcile_interval_s; /* reconcile-interval: seconds between sweeps */
 	/* [storage] */
 	gchar *state_dir;
 	gchar *image_dir;

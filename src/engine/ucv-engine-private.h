@@ -20,6 +20,7 @@ struct _UcvEngine {
 	GHashTable *runs; /* job id -> UcvJobRun */
 	UcvFeatures features;
 	GCancellable *cancellable;
+	guint sweep_source; /* the periodic reconciliation */
 };
 
 /* Logs with the job id (and domain, if any) as structured fields and in the text. */

@@ -76,7 +76,9 @@ ucv_engine_rank_started(UcvEngine *self, UcvJobRun *run, guint rank)
 	g_autoptr(UcvStoredJob) stored = ucv_store_lookup_job(self->store, run->job_id, NULL);
 
 	g_hash_table_add(run->started_ranks, GUINT_TO_POINTER(rank));
-	if (stored == NULL || stored->state != UCV_JOB_STATE_IN_QUEUE || run->terminating)
+	/* queued jobs start; suspended ones resume (an admin may restore a managed save) */
+	if (stored == NULL || run->terminating ||
+	    (stored->state != UCV_JOB_STATE_IN_QUEUE && stored->state != UCV_JOB_STATE_SUSPENDED))
 		return;
 	if (g_hash_table_size(run->started_ranks) < stored->job->replicas)
 		return;
@@ -153,13 +155,30 @@ on_domain_event(UcvHypervisor *hypervisor, const gchar *name, UcvDomainEvent eve
 		return;
 	}
 	if (event == UCV_DOMAIN_EVENT_UNDEFINED || event == UCV_DOMAIN_EVENT_OTHER ||
-	    event == UCV_DOMAIN_EVENT_SAVED || run->terminating)
+	    run->terminating)
 		return;
 	g_hash_table_remove(run->started_ranks, GUINT_TO_POINTER(rank));
+	if (event == UCV_DOMAIN_EVENT_SAVED) {
+		/* the machine's memory is on disk: the job is suspended, not over */
+		ucv_engine_set_state(self, job_id, UCV_JOB_STATE_SUSPENDED,
+				     _("The virtual machine was suspended outside UCloud by an "
+				       "administrator"));
+		return;
+	}
 	stop_reason(event, &state, &status);
 	/* record first: the outcome is durable before the cleanup that follows */
 	ucv_engine_set_state(self, job_id, state, status);
 	ucv_engine_queue_cleanup(self, run, state, status);
+}
+
+static gboolean
+on_sweep(gpointer user_data)
+{
+	UcvEngine *self = user_data;
+
+	if (ucv_hypervisor_is_connected(self->hypervisor))
+		ucv_engine_reconcile(self);
+	return G_SOURCE_CONTINUE;
 }
 
 static void
@@ -301,7 +320,10 @@ ucv_engine_start(UcvEngine *self, GError **error)
 				0);
 	g_signal_connect_object(self->hypervisor, "connected", G_CALLBACK(on_hypervisor_connected),
 				self, 0);
-	/* the first reconciliation follows the hypervisor's "connected", emitted from an idle */
+	/* the first reconciliation follows the hypervisor's "connected", emitted from an idle;
+	 * the sweep catches what events missed (e.g. while libvirtd was away) */
+	self->sweep_source =
+		g_timeout_add_seconds(self->config->reconcile_interval_s, on_sweep, self);
 	ucv_outbox_sender_kick(self->sender);
 	return TRUE;
 }
@@ -312,6 +334,7 @@ ucv_engine_dispose(GObject *object)
 	UcvEngine *self = UCV_ENGINE(object);
 
 	g_cancellable_cancel(self->cancellable);
+	g_clear_handle_id(&self->sweep_source, g_source_remove);
 	if (self->runs != NULL) {
 		GHashTableIter iter;
 		UcvJobRun *run;

@@ -11,7 +11,8 @@
 typedef struct {
 	guint active;
 	guint missing;
-	guint stopped;
+	guint stopped; /* shut off, without a managed-save image */
+	guint saved;   /* shut off into a managed-save image */
 } UcvRankCount;
 
 static UcvRankCount
@@ -29,7 +30,10 @@ count_ranks(UcvEngine *self, UcvJobRun *run, UcvStoredJob *stored, GHashTable *d
 			count.active++;
 			g_hash_table_add(run->started_ranks, GUINT_TO_POINTER(rank));
 		} else {
-			count.stopped++;
+			if (info->has_managed_save)
+				count.saved++;
+			else
+				count.stopped++;
 			g_hash_table_remove(run->started_ranks, GUINT_TO_POINTER(rank));
 		}
 	}
@@ -49,6 +53,12 @@ reconcile_running_job(UcvEngine *self, UcvJobRun *run, UcvRankCount count)
 		ucv_engine_set_state(self, run->job_id, UCV_JOB_STATE_SUCCESS,
 				     _("The virtual machine stopped while the provider was away"));
 		ucv_engine_queue_cleanup(self, run, UCV_JOB_STATE_IN_QUEUE, NULL);
+		return;
+	}
+	if (count.saved > 0) {
+		ucv_engine_set_state(self, run->job_id, UCV_JOB_STATE_SUSPENDED,
+				     _("The virtual machine was suspended outside UCloud by an "
+				       "administrator"));
 		return;
 	}
 	/* running as it should: its deadline still holds */
@@ -81,6 +91,13 @@ reconcile_job(UcvEngine *self, UcvStoredJob *stored, GHashTable *domains)
 		return;
 	case UCV_JOB_STATE_RUNNING:
 		reconcile_running_job(self, run, count);
+		return;
+	case UCV_JOB_STATE_SUSPENDED:
+		/* restored behind the provider's back: running again */
+		if (count.active == stored->job->replicas)
+			ucv_engine_rank_started(self, run, 0);
+		else if (count.missing > 0 || count.stopped > 0)
+			reconcile_running_job(self, run, count);
 		return;
 	default:
 		return;

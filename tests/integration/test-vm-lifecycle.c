@@ -127,6 +127,39 @@ test_admin_destroy(void)
 	g_assert_false(ucv_harness_domain_exists(h, job_id, 0));
 }
 
+/* An admin's `virsh managedsave`: SUSPENDED; `virsh start` restores it: RUNNING again. */
+static void
+test_admin_managed_save(void)
+{
+	g_autoptr(UcvHarness) h = ucv_harness_new();
+	g_autofree gchar *job_id = ucv_harness_new_job_id();
+	g_autofree gchar *name = g_strdup_printf("ucloud-%s-0", job_id);
+	g_autofree gchar *status = NULL;
+	g_autoptr(GPtrArray) updates = NULL;
+	virDomainPtr domain;
+
+	ucv_harness_create_job(h, job_id, 1);
+	g_free(ucv_harness_wait_state(h, job_id, "RUNNING", BOOT_TIMEOUT_S));
+	domain = virDomainLookupByName(h->conn, name);
+	g_assert_nonnull(domain);
+	g_assert_cmpint(virDomainManagedSave(domain, 0), ==, 0);
+	status = ucv_harness_wait_state(h, job_id, "SUSPENDED", 30);
+	g_assert_nonnull(strstr(status, "outside UCloud"));
+
+	g_assert_cmpint(virDomainCreate(domain), ==, 0);
+	virDomainFree(domain);
+	for (guint i = 0; i < 100; i++) {
+		g_autofree gchar *states = ucv_harness_states_of(h, job_id);
+		if (g_strcmp0(states, "RUNNING,SUSPENDED,RUNNING") == 0)
+			break;
+		ucv_harness_spin(100);
+	}
+	g_assert_cmpstr(ucv_harness_states_of(h, job_id), ==, "RUNNING,SUSPENDED,RUNNING");
+	ucv_harness_terminate_job(h, job_id);
+	g_free(ucv_harness_wait_state(h, job_id, "SUCCESS", 60));
+	g_assert_false(ucv_harness_domain_exists(h, job_id, 0));
+}
+
 /* The machine vanished while the daemon was away: FAILURE on the next start. */
 static void
 test_domain_vanished(void)
@@ -285,6 +318,7 @@ main(int argc, char **argv)
 	g_test_add_func("/vm/daemon-killed", test_daemon_killed);
 	g_test_add_func("/vm/daemon-stopped-cleanly", test_daemon_stopped_cleanly);
 	g_test_add_func("/vm/admin-destroy", test_admin_destroy);
+	g_test_add_func("/vm/admin-managed-save", test_admin_managed_save);
 	g_test_add_func("/vm/domain-vanished", test_domain_vanished);
 	g_test_add_func("/vm/bad-image", test_bad_image);
 	g_test_add_func("/vm/missing-image", test_missing_image);

@@ -1286,6 +1286,75 @@ test_time_deadline_survives_restart(Fixture *f, gconstpointer data)
 	wait_cleaned_up(f, "eng-t5");
 }
 
+/* --- admins and sweeps ----------------------------------------------------------------------- */
+
+static void
+admin_managed_save(Fixture *f, const gchar *name)
+{
+	virDomainPtr dom = virDomainLookupByName(f->admin, name);
+
+	g_assert_nonnull(dom);
+	g_assert_cmpint(virDomainManagedSave(dom, 0), ==, 0);
+	virDomainFree(dom);
+}
+
+/* An admin's managed save suspends the job; starting the domain again resumes it. */
+static void
+test_admin_managed_save(Fixture *f, gconstpointer data)
+{
+	g_autoptr(GPtrArray) statuses = g_ptr_array_new_with_free_func(g_free);
+	g_autofree gchar *states = NULL;
+	virDomainPtr dom;
+
+	create_running(f, "eng-s1");
+	admin_managed_save(f, "ucloud-eng-s1-0");
+	wait_state(f, "eng-s1", UCV_JOB_STATE_SUSPENDED);
+	g_assert_false(domain_is_active(f, "ucloud-eng-s1-0"));
+
+	dom = virDomainLookupByName(f->admin, "ucloud-eng-s1-0");
+	g_assert_cmpint(virDomainCreate(dom), ==, 0);
+	virDomainFree(dom);
+	wait_state(f, "eng-s1", UCV_JOB_STATE_RUNNING);
+	states = outbox_states(f, "eng-s1", statuses);
+	g_assert_cmpstr(states, ==, "RUNNING,SUSPENDED,RUNNING");
+	g_assert_nonnull(strstr(g_ptr_array_index(statuses, 1), "outside UCloud"));
+}
+
+/* Saved while the provider was away: found SUSPENDED, not stopped or lost. */
+static void
+test_reconcile_saved_while_away(Fixture *f, gconstpointer data)
+{
+	create_running(f, "eng-s2");
+	engine_stop(f);
+	admin_managed_save(f, "ucloud-eng-s2-0");
+	engine_start(f);
+	wait_state(f, "eng-s2", UCV_JOB_STATE_SUSPENDED);
+	spin(SETTLE_MS);
+	assert_state(f, "eng-s2", UCV_JOB_STATE_SUSPENDED);
+}
+
+/* The periodic sweep finds a machine that vanished without an event. */
+static void
+test_sweep_finds_lost_machine(Fixture *f, gconstpointer data)
+{
+	virDomainPtr dom;
+
+	engine_stop(f);
+	f->config->reconcile_interval_s = 1;
+	engine_start(f);
+	create_running(f, "eng-s3");
+	dom = virDomainLookupByName(f->admin, "ucloud-eng-s3-0");
+	g_signal_handlers_block_matched(f->hypervisor, G_SIGNAL_MATCH_DATA, 0, 0, NULL, NULL,
+					f->engine);
+	g_assert_cmpint(virDomainUndefine(dom), ==, 0);
+	g_assert_cmpint(virDomainDestroy(dom), ==, 0);
+	virDomainFree(dom);
+	spin(SETTLE_MS);
+	g_signal_handlers_unblock_matched(f->hypervisor, G_SIGNAL_MATCH_DATA, 0, 0, NULL, NULL,
+					  f->engine);
+	wait_state(f, "eng-s3", UCV_JOB_STATE_FAILURE);
+}
+
 /* --- verify ------------------------------------------------------------------------------- */
 
 static void
@@ -1385,6 +1454,9 @@ main(int argc, char **argv)
 	ADD("/engine/reconcile/interrupted-terminate", test_reconcile_interrupted_terminate);
 	ADD("/engine/time/expiry", test_time_expiry);
 	ADD("/engine/verify", test_verify);
+	ADD("/engine/admin/managed-save", test_admin_managed_save);
+	ADD("/engine/reconcile/saved-while-away", test_reconcile_saved_while_away);
+	ADD("/engine/sweep/lost-machine", test_sweep_finds_lost_machine);
 	ADD("/engine/verify/lost-machine", test_verify_lost_machine);
 	ADD("/engine/time/extend", test_time_extend);
 	ADD("/engine/time/extend-unlimited-and-unknown", test_time_extend_unlimited_and_unknown);
