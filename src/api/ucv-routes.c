@@ -5,6 +5,7 @@
 
 #include <glib/gi18n.h>
 
+#include "api/ucv-dynamic-parameters.h"
 #include "api/ucv-integration-api.h"
 #include "api/ucv-jobs-api.h"
 
@@ -27,8 +28,8 @@ static const UcvRoute ucv_routes[] = {
 	{"POST", "/ucloud/{id}/jobs/verify", ucv_jobs_api_verify, TRUE, NULL},
 	{"GET", "/ucloud/{id}/jobs/retrieveUtilization", ucv_jobs_api_not_supported, TRUE,
 	 N_("Reporting utilization is not supported by this provider yet")},
-	{"POST", "/ucloud/{id}/jobs/requestDynamicParameters", ucv_jobs_api_not_supported, TRUE,
-	 N_("Dynamic application parameters are not supported by this provider yet")},
+	{"POST", "/ucloud/{id}/jobs/requestDynamicParameters", ucv_dynamic_parameters_request, TRUE,
+	 NULL},
 	{"POST", "/ucloud/{id}/jobs/updateAcl", ucv_jobs_api_update_acl, TRUE, NULL},
 	{"GET", "/ucloud/jobs.provider.{id}/websocket", ucv_jobs_api_not_supported, TRUE,
 	 N_("Following job output is not supported by this provider yet")},

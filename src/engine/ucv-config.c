@@ -23,6 +23,9 @@ ucv_config_new(void)
 	self->accounting = g_strdup("report-usage");
 	self->accounting_interval = 60;
 	self->reconcile_interval_s = 30;
+	self->disk_min_gib = 1;
+	self->disk_max_gib = 1024;
+	self->disk_default_gib = 10;
 	self->listen = g_strdupv((gchar **)default_listen);
 	self->max_body_bytes = UCV_DEFAULT_MAX_BODY_BYTES;
 	self->libvirt_uri = g_strdup("qemu:///system");
@@ -285,6 +288,26 @@ load_scheduler(GKeyFile *kf, UcvConfig *self, GError **error)
 	return load_gpu_devices(kf, self, error);
 }
 
+static gboolean
+load_disk_sizes(UcvConfig *self, GKeyFile *kf, GError **error)
+{
+	guint64 min = self->disk_min_gib, max = self->disk_max_gib, def = self->disk_default_gib;
+
+	if (!load_uint(kf, "disks", "min-size", 1, 65536, &min, error) ||
+	    !load_uint(kf, "disks", "max-size", 1, 65536, &max, error) ||
+	    !load_uint(kf, "disks", "default-size", 0, 65536, &def, error))
+		return FALSE;
+	if (min > max || (def != 0 && (def < min || def > max))) {
+		g_set_error_literal(error, UCV_ERROR, UCV_ERROR_CONFIG,
+				    "[disks] needs min-size <= default-size <= max-size");
+		return FALSE;
+	}
+	self->disk_min_gib = min;
+	self->disk_max_gib = max;
+	self->disk_default_gib = def;
+	return TRUE;
+}
+
 gboolean
 ucv_config_load(UcvConfig *self, const gchar *path, GError **error)
 {
@@ -321,6 +344,8 @@ ucv_config_load(UcvConfig *self, const gchar *path, GError **error)
 	if (!load_uint(kf, "libvirt", "reconcile-interval", 1, 60, &sweep, error))
 		return FALSE;
 	self->reconcile_interval_s = sweep;
+	if (!load_disk_sizes(self, kf, error))
+		return FALSE;
 	self->accounting_interval = interval;
 	self->max_body_bytes = max_body;
 	return validate(self, error);

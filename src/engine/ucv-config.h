@@ -32,6 +32,10 @@ typedef struct {
 	gchar *container_kernel;
 	gchar *container_initrd;
 	gchar **insecure_registries;
+	/* [disks] sizes of VM disks in GiB, offered as the diskSize parameter */
+	guint disk_min_gib;
+	guint disk_max_gib;
+	guint disk_default_gib; /* 0 = as big as the image */
 	/* [jobs] */
 	guint default_time_limit_s; /* default-time-limit; 0 = jobs without an allocation run on */
 	/* [files] */

@@ -34,6 +34,9 @@ UcvProduct *ucv_engine_find_product(UcvEngine *self, const gchar *product_id);
 /* The application must run as a VM from an image (the backend is known by now). */
 gboolean ucv_engine_validate_application(UcvEngine *self, UcvJob *job, GError **error);
 
+/* The size of each of the job's disks: its diskSize, else the site's default (0 = the image's). */
+guint64 ucv_engine_disk_size_bytes(UcvEngine *self, UcvJob *job);
+
 /* Moves the job to `state` (durably, with its outbox entry) and tells the sender. Ignores (with a
  * debug line) jobs that already ended. */
 void ucv_engine_set_state(UcvEngine *self, const gchar *job_id, UcvJobState state,

@@ -197,6 +197,16 @@ validate_job(UcvEngine *self, UcvJob *job, GError **error)
 			    job->id, job->product_id != NULL ? job->product_id : "");
 		return FALSE;
 	}
+	if (job->disk_size_gib != 0 && (job->disk_size_gib < self->config->disk_min_gib ||
+					job->disk_size_gib > self->config->disk_max_gib)) {
+		g_set_error(error, UCV_ERROR, UCV_ERROR_INVALID,
+			    _("Job %s asks for a %" G_GINT64_FORMAT
+			      " GiB disk; this provider offers "
+			      "%u to %u GiB"),
+			    job->id, job->disk_size_gib, self->config->disk_min_gib,
+			    self->config->disk_max_gib);
+		return FALSE;
+	}
 	if (job->replicas < 1) {
 		g_set_error(error, UCV_ERROR, UCV_ERROR_INVALID,
 			    _("Job %s asks for %u machines; at least one is needed"), job->id,
@@ -207,6 +217,15 @@ validate_job(UcvEngine *self, UcvJob *job, GError **error)
 	if (!job->app_resolved)
 		return TRUE;
 	return ucv_engine_validate_application(self, job, error);
+}
+
+guint64
+ucv_engine_disk_size_bytes(UcvEngine *self, UcvJob *job)
+{
+	guint64 gib = job->disk_size_gib > 0 ? (guint64)job->disk_size_gib
+					     : self->config->disk_default_gib;
+
+	return gib * 1024 * 1024 * 1024;
 }
 
 gboolean

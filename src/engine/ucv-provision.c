@@ -213,8 +213,9 @@ provision_next_rank(UcvJobOpHelper *helper)
 		provision_start_rank(helper);
 		return;
 	}
-	ucv_overlay_create_async(helper->base, helper->base_format, disk, helper->run->cancellable,
-				 on_overlay_created, helper);
+	ucv_overlay_create_async(helper->base, helper->base_format, disk,
+				 ucv_engine_disk_size_bytes(helper->engine, helper->job),
+				 helper->run->cancellable, on_overlay_created, helper);
 }
 
 static void

@@ -176,6 +176,38 @@ ucv_job_parse_time_allocation(UcvJob *self, JsonObject *spec, GError **error)
 				      UCV_ERROR_INVALID, error);
 }
 
+/* The VM disk size the user chose: the integer parameter diskSize, in GiB. */
+static gboolean
+ucv_job_parse_parameters(UcvJob *self, JsonObject *spec, GError **error)
+{
+	JsonObject *parameters = NULL;
+	JsonObject *disk = NULL;
+
+	if (!ucv_json_read_object(spec, "parameters", &parameters, UCV_ERROR_INVALID, error) ||
+	    !ucv_json_read_object(parameters, "diskSize", &disk, UCV_ERROR_INVALID, error) ||
+	    !ucv_json_read_int(disk, "value", 1, G_MAXINT32, &self->disk_size_gib,
+			       UCV_ERROR_INVALID, error)) {
+		g_prefix_error(error, "parameters: ");
+		return FALSE;
+	}
+	return TRUE;
+}
+
+/* The job's init script travels as a label. */
+static gboolean
+ucv_job_parse_labels(UcvJob *self, JsonObject *spec, GError **error)
+{
+	JsonObject *labels = NULL;
+
+	if (!ucv_json_read_object(spec, "labels", &labels, UCV_ERROR_INVALID, error) ||
+	    !ucv_json_read_string(labels, "ucloud.dk/init-script", &self->init_script,
+				  UCV_ERROR_INVALID, error)) {
+		g_prefix_error(error, "labels: ");
+		return FALSE;
+	}
+	return TRUE;
+}
+
 static gboolean
 ucv_job_parse_specification(UcvJob *self, JsonObject *root, GError **error)
 {
@@ -191,6 +223,8 @@ ucv_job_parse_specification(UcvJob *self, JsonObject *root, GError **error)
 	    !ucv_json_read_string(spec, "hostname", &self->hostname, UCV_ERROR_INVALID, error) ||
 	    !ucv_job_parse_replicas(self, spec, error) ||
 	    !ucv_job_parse_time_allocation(self, spec, error) ||
+	    !ucv_job_parse_parameters(self, spec, error) ||
+	    !ucv_job_parse_labels(self, spec, error) ||
 	    !ucv_json_read_bool(spec, "sshEnabled", &self->ssh_enabled, UCV_ERROR_INVALID, error)) {
 		g_prefix_error(error, "specification: ");
 		return FALSE;
@@ -252,6 +286,7 @@ ucv_job_clear(gpointer data)
 	g_free(self->hostname);
 	g_free(self->backend_name);
 	g_free(self->image);
+	g_free(self->init_script);
 	g_free(self->json);
 }
 

@@ -39,6 +39,8 @@ typedef struct {
 	guint replicas;            /* specification.replicas, 1 when absent */
 	gint64 time_allocation_ms; /* specification.timeAllocation, 0 when absent */
 	gboolean ssh_enabled;
+	gint64 disk_size_gib;  /* the diskSize parameter, 0 when absent */
+	gchar *init_script;    /* label ucloud.dk/init-script, may be NULL */
 	gboolean app_resolved; /* status.resolvedApplication was present */
 	UcvBackend backend;    /* resolvedApplication...tool.description.backend */
 	gchar *backend_name;   /* the backend as sent, e.g. "DOCKER" */

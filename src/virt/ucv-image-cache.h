@@ -20,10 +20,11 @@ void ucv_image_cache_ensure_async(UcvImageCache *self, const gchar *image,
 gchar *ucv_image_cache_ensure_finish(UcvImageCache *self, GAsyncResult *res, gchar **format,
 				     GError **error);
 
-/* Creates a qcow2 overlay at `path` backed by `base` (qemu-img, worker thread). */
+/* Creates a qcow2 overlay at `path` backed by `base` (qemu-img, worker thread), `size_bytes` big
+ * (0: as big as the base). */
 void ucv_overlay_create_async(const gchar *base, const gchar *base_format, const gchar *path,
-			      GCancellable *cancellable, GAsyncReadyCallback callback,
-			      gpointer user_data);
+			      guint64 size_bytes, GCancellable *cancellable,
+			      GAsyncReadyCallback callback, gpointer user_data);
 gboolean ucv_overlay_create_finish(GAsyncResult *res, GError **error);
 
 G_END_DECLS

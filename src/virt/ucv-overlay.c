@@ -13,6 +13,7 @@ typedef struct {
 	gchar *base;
 	gchar *base_format;
 	gchar *path;
+	guint64 size_bytes; /* 0 = the base image's size */
 } UcvOverlayHelper;
 
 static void
@@ -29,11 +30,15 @@ ucv_qemu_img_create(UcvOverlayHelper *helper, GCancellable *cancellable, GError 
 {
 	g_autoptr(GSubprocess) proc = NULL;
 	g_autofree gchar *err_text = NULL;
+	g_autofree gchar *size = NULL;
 	g_autoptr(GError) error_local = NULL;
 
+	if (helper->size_bytes > 0)
+		size = g_strdup_printf("%" G_GUINT64_FORMAT, helper->size_bytes);
+	/* without a size, the overlay takes the base's; a smaller one is refused by qemu-img */
 	proc = g_subprocess_new(G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_PIPE,
 				&error_local, "qemu-img", "create", "-q", "-f", "qcow2", "-F",
-				helper->base_format, "-b", helper->base, helper->path, NULL);
+				helper->base_format, "-b", helper->base, helper->path, size, NULL);
 	if (proc == NULL) {
 		g_set_error(error, UCV_ERROR, UCV_ERROR_FAILED, "cannot run qemu-img: %s",
 			    error_local->message);
@@ -79,8 +84,8 @@ ucv_overlay_thread(GTask *task, gpointer source, gpointer task_data, GCancellabl
 
 void
 ucv_overlay_create_async(const gchar *base, const gchar *base_format, const gchar *path,
-			 GCancellable *cancellable, GAsyncReadyCallback callback,
-			 gpointer user_data)
+			 guint64 size_bytes, GCancellable *cancellable,
+			 GAsyncReadyCallback callback, gpointer user_data)
 {
 	g_autoptr(GTask) task = g_task_new(NULL, cancellable, callback, user_data);
 	UcvOverlayHelper *helper;
@@ -100,6 +105,7 @@ ucv_overlay_create_async(const gchar *base, const gchar *base_format, const gcha
 	helper->base = g_canonicalize_filename(base, NULL);
 	helper->base_format = g_strdup(base_format);
 	helper->path = g_canonicalize_filename(path, NULL);
+	helper->size_bytes = size_bytes;
 	g_task_set_task_data(task, helper, (GDestroyNotify)ucv_overlay_helper_free);
 	g_task_run_in_thread(task, ucv_overlay_thread);
 }

@@ -1286,6 +1286,73 @@ test_time_deadline_survives_restart(Fixture *f, gconstpointer data)
 	wait_cleaned_up(f, "eng-t5");
 }
 
+/* --- disks ------------------------------------------------------------------------------- */
+
+static gint64
+virtual_size(const gchar *image)
+{
+	const gchar *argv[] = {"qemu-img", "info", "-U", "--output=json", image, NULL};
+	g_autofree gchar *out = NULL;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(JsonNode) info = NULL;
+
+	g_spawn_sync(NULL, (gchar **)argv, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_STDERR_TO_DEV_NULL,
+		     NULL, NULL, &out, NULL, NULL, &error);
+	g_assert_no_error(error);
+	info = json_from_string(out, &error);
+	g_assert_no_error(error);
+	return json_object_get_int_member(json_node_get_object(info), "virtual-size");
+}
+
+/* A job with the diskSize parameter `gib`. */
+static UcvJob *
+make_sized_job(const gchar *id, guint gib)
+{
+	g_autofree gchar *resolved = resolved_application("VIRTUAL_MACHINE", IMAGE);
+	g_autofree gchar *json = job_json_full(id, 1, PRODUCT, resolved);
+	g_autofree gchar *sized_parameter = g_strdup_printf(
+		"\"parameters\":{\"diskSize\":{\"type\":\"integer\",\"value\":%u},", gib);
+	g_auto(GStrv) parts = g_strsplit(json, "\"parameters\":{", 2);
+	g_autofree gchar *sized = g_strjoinv(sized_parameter, parts);
+	g_autoptr(GError) error = NULL;
+	UcvJob *job = ucv_job_new_from_string(sized, &error);
+
+	g_assert_no_error(error);
+	g_assert_cmpint(job->disk_size_gib, ==, gib);
+	return job;
+}
+
+/* diskSize sizes the overlay; without it the site's default does. */
+static void
+test_disk_size(Fixture *f, gconstpointer data)
+{
+	g_autoptr(GPtrArray) sized = job_list(make_sized_job("eng-d1", 3), NULL);
+	g_autoptr(GPtrArray) plain = job_list(make_job("eng-d2", 1), NULL);
+	g_autofree gchar *sized_disk = overlay_path(f, "eng-d1", 0);
+	g_autofree gchar *plain_disk = overlay_path(f, "eng-d2", 0);
+	gint64 gib = 1024 * 1024 * 1024;
+
+	create_ok(f, sized);
+	create_ok(f, plain);
+	wait_state(f, "eng-d1", UCV_JOB_STATE_RUNNING);
+	wait_state(f, "eng-d2", UCV_JOB_STATE_RUNNING);
+	g_assert_cmpint(virtual_size(sized_disk), ==, 3 * gib);
+	g_assert_cmpint(virtual_size(plain_disk), ==, (gint64)f->config->disk_default_gib * gib);
+}
+
+/* A size outside the site's range is refused at create, naming the range. */
+static void
+test_disk_size_out_of_range(Fixture *f, gconstpointer data)
+{
+	g_autoptr(GPtrArray) huge = job_list(make_sized_job("eng-d3", 5000), NULL);
+	g_autoptr(GError) error = NULL;
+
+	g_assert_false(ucv_engine_create_jobs(f->engine, huge, &error));
+	g_assert_error(error, UCV_ERROR, UCV_ERROR_INVALID);
+	g_assert_nonnull(strstr(error->message, "1 to 1024 GiB"));
+	g_assert_cmpuint(count_jobs(f), ==, 0);
+}
+
 /* --- admins and sweeps ----------------------------------------------------------------------- */
 
 static void
@@ -1454,6 +1521,8 @@ main(int argc, char **argv)
 	ADD("/engine/reconcile/interrupted-terminate", test_reconcile_interrupted_terminate);
 	ADD("/engine/time/expiry", test_time_expiry);
 	ADD("/engine/verify", test_verify);
+	ADD("/engine/disk/size", test_disk_size);
+	ADD("/engine/disk/size-out-of-range", test_disk_size_out_of_range);
 	ADD("/engine/admin/managed-save", test_admin_managed_save);
 	ADD("/engine/reconcile/saved-while-away", test_reconcile_saved_while_away);
 	ADD("/engine/sweep/lost-machine", test_sweep_finds_lost_machine);

@@ -371,7 +371,7 @@ create_overlay(const gchar *base, const gchar *format, const gchar *path, GError
 {
 	g_autoptr(GAsyncResult) res = NULL;
 
-	ucv_overlay_create_async(base, format, path, NULL, on_result, &res);
+	ucv_overlay_create_async(base, format, path, 0, NULL, on_result, &res);
 	wait_for(&res);
 	return ucv_overlay_create_finish(res, error);
 }

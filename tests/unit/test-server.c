@@ -672,7 +672,6 @@ test_not_supported(Fixture *f, gconstpointer data)
 		{"POST", "/ucloud/example/jobs/interactiveSession", "interactive sessions"},
 		{"POST", "/ucloud/example/jobs/openInteractiveSession", "interactive sessions"},
 		{"GET", "/ucloud/example/jobs/retrieveUtilization", "utilization"},
-		{"POST", "/ucloud/example/jobs/requestDynamicParameters", "parameters"},
 		{"GET", "/ucloud/jobs.provider.example/websocket", "output"},
 	};
 
@@ -685,6 +684,39 @@ test_not_supported(Fixture *f, gconstpointer data)
 		assert_error_reply(reply, 400, calls[i].why, "NOT_SUPPORTED");
 	}
 	g_assert_cmpuint(count_stored_jobs(f), ==, 0);
+}
+
+/* requestDynamicParameters: VM applications get an integer diskSize within the site's range. */
+static void
+test_dynamic_parameters(Fixture *f, gconstpointer data)
+{
+	const gchar *vm =
+		"{\"owner\":{\"createdBy\":\"u\"},\"application\":{\"invocation\":{\"tool\":"
+		"{\"tool\":{\"description\":{\"backend\":\"VIRTUAL_MACHINE\"}}}}}}";
+	const gchar *docker = "{\"application\":{\"invocation\":{\"tool\":{\"tool\":{"
+			      "\"description\":{\"backend\":\"DOCKER\"}}}}}}";
+	g_autoptr(Reply) vm_reply =
+		request(f, "POST", "/ucloud/example/jobs/requestDynamicParameters", vm);
+	g_autoptr(Reply) docker_reply =
+		request(f, "POST", "/ucloud/example/jobs/requestDynamicParameters", docker);
+	g_autoptr(Reply) bad_reply =
+		request(f, "POST", "/ucloud/example/jobs/requestDynamicParameters", "[1]");
+	JsonArray *parameters;
+	JsonObject *disk;
+
+	g_assert_cmpuint(vm_reply->status, ==, 200);
+	parameters =
+		json_object_get_array_member(json_node_get_object(vm_reply->json), "parameters");
+	g_assert_cmpuint(json_array_get_length(parameters), ==, 1);
+	disk = json_array_get_object_element(parameters, 0);
+	g_assert_cmpstr(json_object_get_string_member(disk, "name"), ==, "diskSize");
+	g_assert_cmpstr(json_object_get_string_member(disk, "type"), ==, "integer");
+	g_assert_cmpint(json_object_get_int_member(disk, "min"), ==, f->config->disk_min_gib);
+	g_assert_cmpint(json_object_get_int_member(disk, "max"), ==, f->config->disk_max_gib);
+
+	g_assert_cmpuint(docker_reply->status, ==, 200);
+	g_assert_cmpstr(docker_reply->body, ==, "{\"parameters\":[]}");
+	assert_error_reply(bad_reply, 400, "application", NULL);
 }
 
 /* extend: unknown jobs are 404 and a malformed duration is 400; neither stores anything. */
@@ -845,6 +877,7 @@ main(int argc, char **argv)
 	ADD("/server/not-supported", test_not_supported);
 	ADD("/server/not-supported/needs-auth", test_not_supported_needs_auth);
 	ADD("/server/extend/errors", test_extend_errors);
+	ADD("/server/dynamic-parameters", test_dynamic_parameters);
 	ADD("/server/update-acl", test_update_acl);
 	ADD("/server/terminate", test_terminate);
 	ADD("/server/listen/in-use", test_listen_in_use);
