@@ -14,7 +14,10 @@
 # loaded, then keeps a root shell (prompt "ucv# ") on ttyS0. `poweroff -f` powers it off. Kernel
 # command line knobs: ucv.poweroff=N (power off after N seconds), ucv.hostname=NAME. Without
 # ucv.hostname the name comes from a NoCloud seed (ISO9660 labelled cidata on a virtio disk or a
-# virtio-scsi CD-ROM: local-hostname in meta-data), else "ucv-test-guest".
+# virtio-scsi CD-ROM: local-hostname in meta-data), else "ucv-test-guest". With a seed, the guest
+# mounts it read-only on /mnt/seed and, before the ready line, prints
+# "ucloud-virt-guest: seed hostname=<local-hostname> key=<fingerprint>", the fingerprint of the
+# first key in user-data as `ssh-keygen -lf` prints it (SHA256:…) or "none".
 set -euo pipefail
 
 readonly MARKER_PREFIX="ucloud-virt-guest:"
@@ -217,21 +220,59 @@ for arg in $(cat /proc/cmdline); do
 	esac
 done
 
-seed_hostname() {
-	for dev in /dev/sr* /dev/vd*; do
-		[ -b "$dev" ] || continue
-		mount -t iso9660 -o ro "$dev" /mnt/seed 2>/dev/null || continue
-		if [ -r /mnt/seed/meta-data ]; then
-			sed -n 's/^local-hostname:[[:space:]]*//p' /mnt/seed/meta-data |
-				tr -d "\"'\r" | head -n 1
-			umount /mnt/seed
-			return
-		fi
-		umount /mnt/seed
+# A NoCloud seed is an ISO9660 volume labelled cidata (any case, as cloud-init accepts) on a
+# virtio-scsi CD-ROM or a virtio disk. The label sits at byte 40 of the primary volume descriptor.
+seed_label() {
+	dd if="$1" bs=1 skip=32808 count=32 2>/dev/null | tr -d ' \000' | tr 'A-Z' 'a-z'
+}
+
+# The SCSI scan runs asynchronously after insmod: give a CD-ROM a moment to appear, but only when
+# there is a SCSI host at all.
+wait_for_cdrom() {
+	ls /sys/class/scsi_host/ 2>/dev/null | grep -q . || return 0
+	for _ in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
+		ls /dev/sr* >/dev/null 2>&1 && return 0
+		usleep 100000
 	done
 }
 
-[ -n "$host" ] || host=$(seed_hostname)
+# Mounts the seed read-only on /mnt/seed (it stays mounted); fails if there is none.
+mount_seed() {
+	wait_for_cdrom
+	for dev in /dev/sr* /dev/vd*; do
+		[ -b "$dev" ] || continue
+		[ "$(seed_label "$dev")" = cidata ] || continue
+		mount -t iso9660 -o ro "$dev" /mnt/seed 2>/dev/null || continue
+		[ -r /mnt/seed/meta-data ] && return 0
+		umount /mnt/seed
+	done
+	return 1
+}
+
+seed_hostname() {
+	sed -n 's/^local-hostname:[[:space:]]*//p' /mnt/seed/meta-data | tr -d "\"'\r" | head -n 1
+}
+
+# The first ssh-/ecdsa-/sk- key listed in user-data, fingerprinted as `ssh-keygen -lf` does:
+# SHA256: and the unpadded base64 of the SHA-256 of the key blob.
+seed_key_fingerprint() {
+	local blob key_re='^[[:space:]]*-[[:space:]]*"?(ssh|ecdsa|sk)-[^[:space:]]+[[:space:]]+'
+	blob=$(sed -nE "s/${key_re}([A-Za-z0-9+\/=]+).*/\\2/p" /mnt/seed/user-data 2>/dev/null |
+		head -n 1)
+	if [ -z "$blob" ]; then
+		echo none
+		return
+	fi
+	echo "SHA256:$(printf '%s' "$blob" | base64 -d | sha256sum | cut -d' ' -f1 | xxd -r -p |
+		base64 | tr -d '=\n')"
+}
+
+seed_line=
+if mount_seed; then
+	seed_host=$(seed_hostname)
+	seed_line="seed hostname=$seed_host key=$(seed_key_fingerprint)"
+	[ -n "$host" ] || host=$seed_host
+fi
 [ -n "$host" ] || host=ucv-test-guest
 hostname "$host"
 
@@ -239,6 +280,7 @@ if [ -n "$poweroff_after" ]; then
 	(sleep "$poweroff_after"; say "powering off"; poweroff -f) &
 fi
 
+[ -z "$seed_line" ] || say "$seed_line"
 say "ready hostname=$host"
 
 if [ -e /sys/class/net/eth0 ]; then
