@@ -8,6 +8,7 @@
 #include "api/ucv-dynamic-parameters.h"
 #include "api/ucv-integration-api.h"
 #include "api/ucv-jobs-api.h"
+#include "api/ucv-utilization-api.h"
 
 /* Core also polls retrieveProducts of files, ingresses, network IPs, licenses and private
  * networks; those paths are deliberately absent, so they answer 404. */
@@ -26,8 +27,7 @@ static const UcvRoute ucv_routes[] = {
 	{"POST", "/ucloud/{id}/jobs/openInteractiveSession", ucv_jobs_api_not_supported, TRUE,
 	 N_("Opening interactive sessions is not supported by this provider yet")},
 	{"POST", "/ucloud/{id}/jobs/verify", ucv_jobs_api_verify, TRUE, NULL},
-	{"GET", "/ucloud/{id}/jobs/retrieveUtilization", ucv_jobs_api_not_supported, TRUE,
-	 N_("Reporting utilization is not supported by this provider yet")},
+	{"GET", "/ucloud/{id}/jobs/retrieveUtilization", ucv_utilization_api_retrieve, TRUE, NULL},
 	{"POST", "/ucloud/{id}/jobs/requestDynamicParameters", ucv_dynamic_parameters_request, TRUE,
 	 NULL},
 	{"POST", "/ucloud/{id}/jobs/updateAcl", ucv_jobs_api_update_acl, TRUE, NULL},

@@ -4,6 +4,7 @@
 #include "engine/ucv-engine.h"
 #include "engine/ucv-job-run.h"
 #include "engine/ucv-outbox-sender.h"
+#include "engine/ucv-scheduler.h"
 #include "virt/ucv-image-cache.h"
 
 G_BEGIN_DECLS
@@ -21,6 +22,7 @@ struct _UcvEngine {
 	UcvFeatures features;
 	GCancellable *cancellable;
 	guint sweep_source; /* the periodic reconciliation */
+	UcvScheduler *scheduler;
 };
 
 /* Logs with the job id (and domain, if any) as structured fields and in the text. */
@@ -36,6 +38,17 @@ gboolean ucv_engine_validate_application(UcvEngine *self, UcvJob *job, GError **
 
 /* The size of each of the job's disks: its diskSize, else the site's default (0 = the image's). */
 guint64 ucv_engine_disk_size_bytes(UcvEngine *self, UcvJob *job);
+
+/* First boot (ucv-first-boot.c): the rank's hostname (the job's, else j<job id>-<rank>), the
+ * owner's SSH keys from Core when the job enables SSH (an empty list otherwise), and the
+ * rank's cloud-init seed. */
+gchar *ucv_engine_hostname_for(UcvJob *job, guint rank);
+void ucv_engine_fetch_ssh_keys_async(UcvEngine *self, UcvJob *job, GCancellable *cancellable,
+				     GAsyncReadyCallback callback, gpointer user_data);
+GStrv ucv_engine_fetch_ssh_keys_finish(UcvEngine *self, GAsyncResult *res, GError **error);
+void ucv_engine_write_seed_async(UcvEngine *self, UcvJob *job, guint rank, GStrv ssh_keys,
+				 GCancellable *cancellable, GAsyncReadyCallback callback,
+				 gpointer user_data);
 
 /* Moves the job to `state` (durably, with its outbox entry) and tells the sender. Ignores (with a
  * debug line) jobs that already ended. */
@@ -55,6 +68,18 @@ void ucv_engine_rank_started(UcvEngine *self, UcvJobRun *run, guint rank);
  * expiry timer; after a restart, re-arms it from the stored deadline. */
 void ucv_engine_start_clock(UcvEngine *self, UcvJobRun *run);
 void ucv_engine_schedule_expiry(UcvEngine *self, UcvJobRun *run, gint64 deadline_ms);
+
+/* Capacity (ucv-capacity.c): the scheduler made from the config; create's check that the job
+ * fits the whole host; the gate before provisioning (FALSE: the job waits, its status says
+ * why); release once cleanup is over; the GPUs of one rank; re-claiming what running jobs hold
+ * before anything waiting is admitted, then learning the host's size (each reconciliation). */
+void ucv_engine_capacity_init(UcvEngine *self);
+gboolean ucv_engine_capacity_check(UcvEngine *self, UcvJob *job, GError **error);
+gboolean ucv_engine_capacity_admit(UcvEngine *self, UcvJobRun *run);
+void ucv_engine_capacity_release(UcvEngine *self, const gchar *job_id);
+GStrv ucv_engine_capacity_rank_gpus(UcvEngine *self, const gchar *job_id, guint rank,
+				    guint per_rank);
+void ucv_engine_capacity_reclaim(UcvEngine *self, GPtrArray *jobs, GHashTable *domains);
 
 /* Matches the store against libvirt and acts on the difference (at start, after reconnects). */
 void ucv_engine_reconcile(UcvEngine *self);

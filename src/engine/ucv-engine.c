@@ -213,6 +213,8 @@ validate_job(UcvEngine *self, UcvJob *job, GError **error)
 			    job->replicas);
 		return FALSE;
 	}
+	if (!ucv_engine_capacity_check(self, job, error))
+		return FALSE;
 	/* the documented API may leave the application out: it is fetched before provisioning */
 	if (!job->app_resolved)
 		return TRUE;
@@ -366,6 +368,7 @@ ucv_engine_dispose(GObject *object)
 	}
 	g_clear_pointer(&self->runs, g_hash_table_unref);
 	g_clear_object(&self->sender);
+	g_clear_object(&self->scheduler);
 	g_clear_object(&self->images);
 	g_clear_object(&self->store);
 	g_clear_object(&self->hypervisor);
@@ -409,5 +412,6 @@ ucv_engine_new(const UcvConfig *config, GPtrArray *products, UcvStore *store,
 	self->core = g_object_ref(core);
 	self->sender = ucv_outbox_sender_new(store, core);
 	self->images = ucv_image_cache_new(config->image_dir);
+	ucv_engine_capacity_init(self);
 	return self;
 }

@@ -4,6 +4,7 @@
 #include <gio/gio.h>
 
 #include "engine/ucv-config.h"
+#include "engine/ucv-scheduler.h"
 #include "engine/ucv-store.h"
 #include "model/ucv-features.h"
 #include "model/ucv-job.h"
@@ -44,6 +45,8 @@ gboolean ucv_engine_verify_jobs(UcvEngine *self, GPtrArray *jobs, GError **error
 /* GPtrArray of UcvProduct (owned by the engine). */
 GPtrArray *ucv_engine_get_products(UcvEngine *self);
 const UcvFeatures *ucv_engine_get_features(UcvEngine *self);
+/* Capacity, usage and the queue (owned by the engine). */
+UcvScheduler *ucv_engine_get_scheduler(UcvEngine *self);
 
 /* Signal "job-idle" (const gchar *job_id): the job has no operation running (tests, benchmarks). */
 

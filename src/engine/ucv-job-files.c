@@ -38,6 +38,12 @@ ucv_job_files_console_log(const gchar *state_dir, const gchar *job_id, guint ran
 }
 
 gchar *
+ucv_job_files_seed(const gchar *state_dir, const gchar *job_id, guint rank)
+{
+	return job_file(state_dir, job_id, "seed", rank, ".iso");
+}
+
+gchar *
 ucv_job_files_vnc_socket(const gchar *state_dir, const gchar *job_id, guint rank)
 {
 	return job_file(state_dir, job_id, "vnc", rank, ".sock");

@@ -8,6 +8,7 @@ G_BEGIN_DECLS
 gchar *ucv_job_files_dir(const gchar *state_dir, const gchar *job_id);
 gchar *ucv_job_files_disk(const gchar *state_dir, const gchar *job_id, guint rank);
 gchar *ucv_job_files_console_log(const gchar *state_dir, const gchar *job_id, guint rank);
+gchar *ucv_job_files_seed(const gchar *state_dir, const gchar *job_id, guint rank);
 gchar *ucv_job_files_vnc_socket(const gchar *state_dir, const gchar *job_id, guint rank);
 
 /* Creates the job's directory (0700). */

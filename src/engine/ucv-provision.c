@@ -9,6 +9,7 @@
 #include "engine/ucv-job-files.h"
 #include "model/ucv-error.h"
 #include "virt/ucv-domain-xml.h"
+#include "virt/ucv-seed.h"
 
 /* How long a job waits when Core or libvirtd could not be reached before trying again. */
 #define UCV_PROVISION_RETRY_S 10
@@ -20,6 +21,7 @@ typedef struct {
 	UcvProduct *product;
 	gchar *base;
 	gchar *base_format;
+	GStrv ssh_keys;
 	guint rank;
 	/* cleanup */
 	GPtrArray *domains;
@@ -37,6 +39,7 @@ job_op_helper_free(UcvJobOpHelper *helper)
 	g_clear_pointer(&helper->domains, g_ptr_array_unref);
 	g_free(helper->base);
 	g_free(helper->base_format);
+	g_strfreev(helper->ssh_keys);
 	g_free(helper->status);
 	g_free(helper);
 }
@@ -89,6 +92,7 @@ provision_cancelled(UcvJobOpHelper *helper, GError *error)
 
 static void provision_next_rank(UcvJobOpHelper *helper);
 static void provision_retry_later(UcvJobOpHelper *helper);
+static void provision_write_seed(UcvJobOpHelper *helper);
 
 static void
 on_domain_started(GObject *source, GAsyncResult *res, gpointer user_data)
@@ -130,6 +134,9 @@ render_domain(UcvJobOpHelper *helper, const gchar *name, GError **error)
 	g_autofree gchar *disk = ucv_job_files_disk(config->state_dir, job->id, helper->rank);
 	g_autofree gchar *log = ucv_job_files_console_log(config->state_dir, job->id, helper->rank);
 	g_autofree gchar *vnc = ucv_job_files_vnc_socket(config->state_dir, job->id, helper->rank);
+	g_auto(GStrv) gpus = ucv_engine_capacity_rank_gpus(helper->engine, job->id, helper->rank,
+							   helper->product->gpu);
+	g_autofree gchar *seed = ucv_job_files_seed(config->state_dir, job->id, helper->rank);
 	g_autofree gchar *app = g_strdup_printf("%s@%s", job->app_name, job->app_version);
 	g_autofree gchar *title = g_strdup_printf(
 		"UCloud job %s rank %u: %s (%s) for %s", job->id, helper->rank,
@@ -145,6 +152,8 @@ render_domain(UcvJobOpHelper *helper, const gchar *name, GError **error)
 		.console_log = log,
 		.vnc_socket = vnc,
 		.network = config->network,
+		.seed_path = seed,
+		.gpu_devices = (const gchar *const *)gpus,
 		.job_id = job->id,
 		.rank = helper->rank,
 		.owner = job->created_by,
@@ -180,6 +189,33 @@ provision_start_rank(UcvJobOpHelper *helper)
 }
 
 static void
+on_seed_written(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+	UcvJobOpHelper *helper = user_data;
+	g_autoptr(GError) error = NULL;
+	g_autofree gchar *status = NULL;
+
+	if (!ucv_seed_write_finish(res, &error)) {
+		if (provision_cancelled(helper, error))
+			return;
+		status = g_strdup_printf(_("The first-boot data of the virtual machine could not "
+					   "be written: %s"),
+					 error->message);
+		provision_fail(helper, status);
+		return;
+	}
+	provision_start_rank(helper);
+}
+
+/* Written again on every start, so keys added since the last one are there too. */
+static void
+provision_write_seed(UcvJobOpHelper *helper)
+{
+	ucv_engine_write_seed_async(helper->engine, helper->job, helper->rank, helper->ssh_keys,
+				    helper->run->cancellable, on_seed_written, helper);
+}
+
+static void
 on_overlay_created(GObject *source, GAsyncResult *res, gpointer user_data)
 {
 	UcvJobOpHelper *helper = user_data;
@@ -195,7 +231,7 @@ on_overlay_created(GObject *source, GAsyncResult *res, gpointer user_data)
 		provision_fail(helper, status);
 		return;
 	}
-	provision_start_rank(helper);
+	provision_write_seed(helper);
 }
 
 static void
@@ -210,12 +246,31 @@ provision_next_rank(UcvJobOpHelper *helper)
 	}
 	disk = ucv_job_files_disk(config->state_dir, helper->job->id, helper->rank);
 	if (g_file_test(disk, G_FILE_TEST_EXISTS)) {
-		provision_start_rank(helper);
+		provision_write_seed(helper);
 		return;
 	}
 	ucv_overlay_create_async(helper->base, helper->base_format, disk,
 				 ucv_engine_disk_size_bytes(helper->engine, helper->job),
 				 helper->run->cancellable, on_overlay_created, helper);
+}
+
+static void
+on_ssh_keys(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+	UcvJobOpHelper *helper = user_data;
+	g_autoptr(GError) error = NULL;
+
+	helper->ssh_keys = ucv_engine_fetch_ssh_keys_finish(helper->engine, res, &error);
+	if (helper->ssh_keys == NULL) {
+		if (provision_cancelled(helper, error))
+			return;
+		/* a machine without keys still boots; keys can be added later */
+		ucv_job_log(G_LOG_LEVEL_WARNING, helper->job->id, NULL,
+			    "job %s: cannot fetch the owner's SSH keys: %s", helper->job->id,
+			    error->message);
+		helper->ssh_keys = g_new0(gchar *, 1);
+	}
+	provision_next_rank(helper);
 }
 
 static void
@@ -236,7 +291,8 @@ on_image_ready(GObject *source, GAsyncResult *res, gpointer user_data)
 		provision_fail(helper, status);
 		return;
 	}
-	provision_next_rank(helper);
+	ucv_engine_fetch_ssh_keys_async(helper->engine, helper->job, helper->run->cancellable,
+					on_ssh_keys, helper);
 }
 
 /* The job's files and its base image; then the machines, rank by rank. */
@@ -368,6 +424,8 @@ ucv_engine_queue_provision(UcvEngine *self, UcvJobRun *run)
 {
 	/* this attempt replaces one that was waiting to retry */
 	g_clear_handle_id(&run->retry_source, g_source_remove);
+	if (!ucv_engine_capacity_admit(self, run))
+		return;
 	ucv_job_run_enqueue(run, op_provision, job_op_helper_new(self),
 			    (GDestroyNotify)job_op_helper_free);
 }
@@ -404,6 +462,8 @@ cleanup_finish(UcvJobOpHelper *helper)
 		ucv_engine_set_state(engine, job_id, helper->final_state, helper->status);
 	ucv_job_log(G_LOG_LEVEL_MESSAGE, job_id, NULL, "job %s: machines and files removed",
 		    job_id);
+	/* only now is the host free of the job */
+	ucv_engine_capacity_release(engine, job_id);
 	job_op_finish(helper);
 }
 

@@ -161,6 +161,7 @@ on_domains_listed(GObject *source, GAsyncResult *res, gpointer user_data)
 		UcvDomainInfo *info = g_ptr_array_index(infos, i);
 		g_hash_table_insert(domains, info->name, info);
 	}
+	ucv_engine_capacity_reclaim(self, jobs, domains);
 	for (guint i = 0; i < jobs->len; i++) {
 		UcvStoredJob *stored = g_ptr_array_index(jobs, i);
 		if (ucv_job_state_is_final(stored->state))

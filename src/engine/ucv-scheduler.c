@@ -263,6 +263,8 @@ ucv_scheduler_set_host(UcvScheduler *self, guint cpus, guint64 memory_mib)
 {
 	g_return_if_fail(UCV_IS_SCHEDULER(self));
 
+	if (self->host_known && self->host_cpus == cpus && self->host_memory_mib == memory_mib)
+		return;
 	self->host_known = TRUE;
 	self->host_cpus = cpus;
 	self->host_memory_mib = memory_mib;

@@ -36,7 +36,8 @@ UcvScheduler *ucv_scheduler_new(guint reserved_cpus, guint64 reserved_memory_mib
 				gdouble cpu_overcommit, gdouble memory_overcommit,
 				const gchar *const *gpu_devices);
 
-/* The host's size (libvirt node info); admits what fits now. */
+/* The host's size (libvirt node info); admits what fits now. Repeating the same size does
+ * nothing. */
 void ucv_scheduler_set_host(UcvScheduler *self, guint cpus, guint64 memory_mib);
 gboolean ucv_scheduler_has_host(UcvScheduler *self);
 

@@ -222,6 +222,21 @@ ucv_render_interface(const UcvDomainSpec *spec, GError **error)
 	return xml != NULL ? g_strchomp(xml) : NULL;
 }
 
+/* The cloud-init seed as a cdrom on virtio-scsi: the cloud kernel has no AHCI for SATA. */
+static gchar *
+ucv_render_seed(const UcvDomainSpec *spec, GError **error)
+{
+	g_autoptr(GHashTable) values =
+		g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+	gchar *xml;
+
+	if (spec->seed_path == NULL || spec->seed_path[0] == '\0')
+		return g_strdup("");
+	ucv_put_escaped(values, "seed_path", spec->seed_path);
+	xml = ucv_template_render("vm-seed.xml", values, error);
+	return xml != NULL ? g_strchomp(xml) : NULL;
+}
+
 static gchar *
 ucv_render_hostdev(const gchar *device, GError **error)
 {
@@ -275,6 +290,7 @@ ucv_domain_xml_render(const UcvDomainSpec *spec, GError **error)
 	g_autofree gchar *memory = NULL;
 	gchar *iface;
 	gchar *hostdevs;
+	gchar *seed;
 
 	g_return_val_if_fail(spec != NULL, NULL);
 
@@ -288,6 +304,10 @@ ucv_domain_xml_render(const UcvDomainSpec *spec, GError **error)
 	if (hostdevs == NULL)
 		return NULL;
 	g_hash_table_insert(values, g_strdup("hostdevs"), hostdevs);
+	seed = ucv_render_seed(spec, error);
+	if (seed == NULL)
+		return NULL;
+	g_hash_table_insert(values, g_strdup("seed"), seed);
 
 	rank = g_strdup_printf("%u", spec->rank);
 	vcpus = g_strdup_printf("%u", spec->vcpus);

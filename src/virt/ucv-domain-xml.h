@@ -16,6 +16,7 @@ typedef struct {
 	const gchar *console_log; /* serial console log file (append) */
 	const gchar *vnc_socket;  /* unix socket path for VNC */
 	const gchar *network;     /* libvirt network name; NULL or "" = no NIC */
+	const gchar *seed_path;   /* cloud-init NoCloud seed ISO; NULL = none */
 	/* host PCI devices (GPUs) passed through, NULL-terminated "0000:3b:00.0"; NULL = none */
 	const gchar *const *gpu_devices;
 	/* <metadata> */

@@ -309,6 +309,61 @@ test_verify_unknown(void)
 	g_assert_false(ucv_harness_domain_exists(h, job_id, 0));
 }
 
+/* An ed25519 public key with random key bytes, and its OpenSSH fingerprint. */
+static gchar *
+make_ssh_key(gchar **fingerprint)
+{
+	g_autoptr(GByteArray) blob = g_byte_array_new();
+	const gchar *type = "ssh-ed25519";
+	guint8 length[4] = {0, 0, 0, 11};
+	guint8 key_length[4] = {0, 0, 0, 32};
+	guint8 digest[32];
+	gsize digest_len = sizeof(digest);
+	g_autoptr(GChecksum) sha256 = g_checksum_new(G_CHECKSUM_SHA256);
+	g_autofree gchar *blob64 = NULL;
+	g_autofree gchar *digest64 = NULL;
+
+	g_byte_array_append(blob, length, 4);
+	g_byte_array_append(blob, (const guint8 *)type, 11);
+	g_byte_array_append(blob, key_length, 4);
+	for (guint i = 0; i < 32; i++) {
+		guint8 byte = g_random_int_range(0, 256);
+		g_byte_array_append(blob, &byte, 1);
+	}
+	g_checksum_update(sha256, blob->data, blob->len);
+	g_checksum_get_digest(sha256, digest, &digest_len);
+	digest64 = g_base64_encode(digest, digest_len);
+	g_strdelimit(digest64, "=", '\0');
+	*fingerprint = g_strdup_printf("SHA256:%s", digest64);
+	blob64 = g_base64_encode(blob->data, blob->len);
+	return g_strdup_printf("ssh-ed25519 %s tester@example", blob64);
+}
+
+/* The machine's first boot: its hostname and the owner's SSH key arrive on the seed. */
+static void
+test_first_boot(void)
+{
+	g_autoptr(UcvHarness) h = ucv_harness_new();
+	g_autofree gchar *job_id = ucv_harness_new_job_id();
+	g_autofree gchar *job = ucv_harness_vm_job_json(job_id, 1);
+	g_autofree gchar *fingerprint = NULL;
+	g_autofree gchar *key = make_ssh_key(&fingerprint);
+	g_auto(GStrv) parts = g_strsplit(job, "\"sshEnabled\":false", 2);
+	g_autofree gchar *ssh_job = g_strjoinv("\"sshEnabled\":true", parts);
+	g_autofree gchar *body = g_strdup_printf("{\"items\":[%s]}", ssh_job);
+	g_autofree gchar *expected =
+		g_strdup_printf("seed hostname=j%s-0 key=%s", job_id, fingerprint);
+	g_autoptr(JsonNode) reply = NULL;
+	guint status = 0;
+
+	ucv_fake_core_add_ssh_key(h->core, "laptop", key);
+	reply = ucv_harness_call(h, "POST", "/ucloud/test/jobs", body, &status);
+	g_assert_cmpuint(status, ==, 200);
+	ucv_harness_wait_console(h, job_id, 0, expected, BOOT_TIMEOUT_S);
+	ucv_harness_terminate_job(h, job_id);
+	g_free(ucv_harness_wait_state(h, job_id, "SUCCESS", 60));
+}
+
 int
 main(int argc, char **argv)
 {
@@ -325,5 +380,6 @@ main(int argc, char **argv)
 	g_test_add_func("/vm/documented-form", test_documented_form);
 	g_test_add_func("/vm/expiry-and-extend", test_expiry_and_extend);
 	g_test_add_func("/vm/verify-unknown", test_verify_unknown);
+	g_test_add_func("/vm/first-boot", test_first_boot);
 	return g_test_run();
 }

@@ -38,6 +38,7 @@ static const UcvDomainSpec network_spec = {
 	.disk_format = "qcow2",
 	.console_log = "/var/lib/ucloud-virt/jobs/4243/1/console.log",
 	.vnc_socket = "/var/lib/ucloud-virt/jobs/4243/1/vnc.sock",
+	.seed_path = "/var/lib/ucloud-virt/jobs/4243/seed-1.iso",
 	.network = "ucloud-jobs",
 	.job_id = "4243",
 	.rank = 1,
