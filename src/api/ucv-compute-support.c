@@ -76,13 +76,17 @@ ucv_compute_support_add_features(JsonBuilder *builder, const UcvFeatures *f)
 
 JsonNode *
 ucv_compute_support_to_json(const UcvProduct *product, const UcvFeatures *features,
-			    const gchar *provider_id)
+			    const gchar *provider_id, JsonNode *queue_status)
 {
 	g_autoptr(JsonBuilder) builder = json_builder_new();
 
 	json_builder_begin_object(builder);
 	ucv_compute_support_add_product(builder, product, provider_id);
 	ucv_compute_support_add_features(builder, features);
+	if (queue_status != NULL) {
+		json_builder_set_member_name(builder, "queueStatus");
+		json_builder_add_value(builder, queue_status);
+	}
 	json_builder_end_object(builder);
 	return json_builder_get_root(builder);
 }

@@ -8,8 +8,9 @@
 
 G_BEGIN_DECLS
 
-/* `provider_id` names the provider when the product's category does not. */
+/* `provider_id` names the provider when the product's category does not; `queue_status`
+ * ({"running","pending"}, taken; NULL leaves it out) is ComputeSupport's queueStatus. */
 JsonNode *ucv_compute_support_to_json(const UcvProduct *product, const UcvFeatures *features,
-				      const gchar *provider_id);
+				      const gchar *provider_id, JsonNode *queue_status);
 
 G_END_DECLS

@@ -6,6 +6,7 @@
 #include <glib/gi18n.h>
 
 #include "api/ucv-compute-support.h"
+#include "api/ucv-utilization-api.h"
 #include "model/ucv-error.h"
 #include "model/ucv-json.h"
 
@@ -201,9 +202,13 @@ ucv_jobs_api_retrieve_products(UcvApiRequest *request, GError **error)
 
 	for (guint i = 0; i < products->len; i++) {
 		const UcvProduct *product = g_ptr_array_index(products, i);
-		json_array_add_element(responses,
-				       ucv_compute_support_to_json(product, features,
-								   request->config->provider_id));
+		JsonNode *queue =
+			ucv_utilization_api_queue_status(ucv_engine_get_scheduler(request->engine));
+
+		/* one host serves every product: they share one queue */
+		json_array_add_element(
+			responses, ucv_compute_support_to_json(
+					   product, features, request->config->provider_id, queue));
 	}
 	return ucv_jobs_api_wrap_responses(responses);
 }

@@ -453,14 +453,14 @@ ucv_scheduler_class_init(UcvSchedulerClass *klass)
 
 	object_class->finalize = ucv_scheduler_finalize;
 	signals[SIGNAL_ADMITTED] =
-		g_signal_new("admitted", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, NULL,
-			     NULL, NULL, G_TYPE_NONE, 1, G_TYPE_STRING);
+		g_signal_new("admitted", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+			     NULL, G_TYPE_NONE, 1, G_TYPE_STRING);
 	signals[SIGNAL_POSITION_CHANGED] =
 		g_signal_new("position-changed", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0,
 			     NULL, NULL, NULL, G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_UINT);
 	signals[SIGNAL_REJECTED] =
-		g_signal_new("rejected", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, NULL,
-			     NULL, NULL, G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_STRING);
+		g_signal_new("rejected", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+			     NULL, G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_STRING);
 }
 
 static void

@@ -28,7 +28,8 @@ ucv_pci_address_parse(const gchar *text, UcvPciAddress *address, GError **error)
 
 	if (text != NULL && strlen(text) == 12 && text[4] == ':' && text[7] == ':' &&
 	    text[10] == '.' && parse_hex(text, 4, 0xffff, &parsed.domain) &&
-	    parse_hex(text + 5, 2, 0xff, &parsed.bus) && parse_hex(text + 8, 2, 0x1f, &parsed.slot) &&
+	    parse_hex(text + 5, 2, 0xff, &parsed.bus) &&
+	    parse_hex(text + 8, 2, 0x1f, &parsed.slot) &&
 	    parse_hex(text + 11, 1, 7, &parsed.function)) {
 		*address = parsed;
 		return TRUE;

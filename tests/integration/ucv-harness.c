@@ -63,6 +63,10 @@ write_config(UcvHarness *self)
 				 self->base_url, ucv_fake_core_get_url(self->core), core_dir,
 				 core_dir, self->port, self->libvirt_uri, self->state_dir,
 				 self->image_dir, products);
+	if (self->extra_config != NULL) {
+		g_autofree gchar *base = g_steal_pointer(&config);
+		config = g_strconcat(base, self->extra_config, NULL);
+	}
 	write_file(self->config_path, config);
 }
 
@@ -87,21 +91,28 @@ ignore_libvirt_error(void *user_data, virErrorPtr error)
 UcvHarness *
 ucv_harness_new(void)
 {
-	const gchar *uri = g_getenv("UCV_TEST_LIBVIRT_URI");
-
-	if (uri == NULL)
-		g_error("UCV_TEST_LIBVIRT_URI must name the private libvirtd "
-			"(tools/run-tests.sh sets it)");
-	return ucv_harness_new_for(uri);
+	return ucv_harness_new_with_config(NULL, NULL);
 }
 
 UcvHarness *
 ucv_harness_new_for(const gchar *libvirt_uri)
 {
+	return ucv_harness_new_with_config(libvirt_uri, NULL);
+}
+
+UcvHarness *
+ucv_harness_new_with_config(const gchar *libvirt_uri, const gchar *extra_ini)
+{
 	UcvHarness *self = g_new0(UcvHarness, 1);
 	g_autoptr(GError) error = NULL;
 	g_autofree gchar *core_dir = NULL;
 
+	if (libvirt_uri == NULL)
+		libvirt_uri = g_getenv("UCV_TEST_LIBVIRT_URI");
+	if (libvirt_uri == NULL)
+		g_error("UCV_TEST_LIBVIRT_URI must name the private libvirtd "
+			"(tools/run-tests.sh sets it)");
+	self->extra_config = g_strdup(extra_ini);
 	virSetErrorFunc(NULL, ignore_libvirt_error);
 	self->libvirt_uri = g_strdup(libvirt_uri);
 	self->dir = g_dir_make_tmp("ucv-it-XXXXXX", &error);
@@ -227,6 +238,7 @@ ucv_harness_free(UcvHarness *self)
 	g_free(self->libvirt_uri);
 	g_free(self->base_url);
 	g_free(self->core_token);
+	g_free(self->extra_config);
 	g_free(self);
 }
 

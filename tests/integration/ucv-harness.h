@@ -23,12 +23,16 @@ typedef struct {
 	GSubprocess *daemon;
 	SoupSession *session;
 	virConnectPtr conn;
+	gchar *extra_config; /* appended to the daemon's config file */
 } UcvHarness;
 
 /* Everything started; the test fails at once when the environment lacks the private libvirtd. */
 UcvHarness *ucv_harness_new(void);
 /* The same against any libvirt URI (benchmarks use libvirt's test driver). */
 UcvHarness *ucv_harness_new_for(const gchar *libvirt_uri);
+/* Either of the above (libvirt_uri NULL: the private libvirtd) with `extra_ini` appended to the
+ * daemon's config, e.g. "[scheduler]\nreserved-memory = 4096\n". */
+UcvHarness *ucv_harness_new_with_config(const gchar *libvirt_uri, const gchar *extra_ini);
 void ucv_harness_free(UcvHarness *self);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(UcvHarness, ucv_harness_free)
 

@@ -48,6 +48,27 @@ static const UcvDomainSpec network_spec = {
 	.application = "debian@12",
 };
 
+static const gchar *const gpu_devices[] = {"0000:3b:00.0", "0001:af:1f.7", NULL};
+
+static const UcvDomainSpec gpu_spec = {
+	.name = "ucloud-4245-0",
+	.title = "UCloud job 4245 rank 0: training (u1-gpu-2) for carol#7",
+	.domain_type = "qemu",
+	.vcpus = 8,
+	.memory_mib = 32768,
+	.disk_path = "/var/lib/ucloud-virt/jobs/4245/0/disk.qcow2",
+	.disk_format = "qcow2",
+	.console_log = "/var/lib/ucloud-virt/jobs/4245/0/console.log",
+	.vnc_socket = "/var/lib/ucloud-virt/jobs/4245/0/vnc.sock",
+	.gpu_devices = gpu_devices,
+	.job_id = "4245",
+	.rank = 0,
+	.owner = "carol#7",
+	.project = NULL,
+	.product = "u1-gpu-2",
+	.application = "cuda@12",
+};
+
 static const UcvDomainSpec hostile_spec = {
 	.name = "ucloud-4244-0",
 	.title = "title " HOSTILE "\nsecond line",
@@ -236,6 +257,32 @@ test_network(void)
 	g_assert_cmpstr(fact(&facts, "/domain/metadata/ucv:job/ucv:rank"), ==, "1");
 }
 
+/* GPUs: one managed PCI <hostdev> per address, numbers only; anything else is refused. */
+static void
+test_gpu(void)
+{
+	const gchar *const bad[] = {"0000:3b:00.0'/><disk", "0000:3b:20.0", "3b:00.0", NULL};
+	g_autofree gchar *xml = ucv_domain_xml_render(&gpu_spec, NULL);
+	g_autofree gchar *plain = ucv_domain_xml_render(&basic_spec, NULL);
+
+	check_golden(&gpu_spec, "vm-gpu.xml");
+	g_assert_nonnull(strstr(xml, "<hostdev mode='subsystem' type='pci' managed='yes'>"));
+	g_assert_nonnull(strstr(xml, "<address domain='0x0001' bus='0xaf' slot='0x1f' "
+				     "function='0x7'/>"));
+	g_assert_null(strstr(plain, "hostdev"));
+	for (guint i = 0; bad[i] != NULL; i++) {
+		const gchar *devices[] = {bad[i], NULL};
+		UcvDomainSpec spec = gpu_spec;
+		g_autoptr(GError) error = NULL;
+		g_autofree gchar *refused = NULL;
+
+		spec.gpu_devices = devices;
+		refused = ucv_domain_xml_render(&spec, &error);
+		g_assert_null(refused);
+		g_assert_error(error, UCV_ERROR, UCV_ERROR_INVALID);
+	}
+}
+
 static void
 test_hostile(void)
 {
@@ -345,6 +392,7 @@ main(int argc, char **argv)
 
 	g_test_add_func("/domain-xml/basic", test_basic);
 	g_test_add_func("/domain-xml/network", test_network);
+	g_test_add_func("/domain-xml/gpu", test_gpu);
 	g_test_add_func("/domain-xml/hostile", test_hostile);
 	g_test_add_func("/domain-xml/control-characters", test_control_characters);
 	g_test_add_func("/domain-xml/invalid", test_invalid);

@@ -489,6 +489,10 @@ fixture_set_up(Fixture *f, gconstpointer data)
 	/* the test driver only runs domains of its own type */
 	g_free(f->config->domain_type);
 	f->config->domain_type = g_strdup("test");
+	/* test:///default is a 16-CPU, 3 GiB host: room for every test's jobs, unless a test
+	 * (capacity) says otherwise */
+	f->config->reserved_memory_mib = 0;
+	f->config->memory_overcommit = 10;
 	make_base_image(f->config->image_dir);
 
 	f->products = ucv_product_list_parse(products_json, strlen(products_json), &error);
@@ -1495,6 +1499,101 @@ test_verify_lost_machine(Fixture *f, gconstpointer data)
 	g_assert_nonnull(strstr(g_ptr_array_index(statuses, 1), "disappeared"));
 }
 
+/* --- capacity ------------------------------------------------------------------------------ */
+
+static gboolean
+cond_host_known(Fixture *f, gconstpointer data)
+{
+	return ucv_scheduler_has_host(ucv_engine_get_scheduler(f->engine));
+}
+
+/* The engine restarted with the test driver's real size: 16 CPUs, 3 GiB, 1 GiB of it reserved,
+ * so two one-GiB jobs fit. */
+static void
+engine_start_small_host(Fixture *f)
+{
+	engine_stop(f);
+	f->config->reserved_memory_mib = 1024;
+	f->config->memory_overcommit = 1.0;
+	engine_start(f);
+	wait_until(f, cond_host_known, NULL, "the host's size");
+}
+
+static void
+assert_last_status(Fixture *f, const gchar *job_id, const gchar *expected)
+{
+	g_autoptr(GPtrArray) statuses = g_ptr_array_new_with_free_func(g_free);
+	g_autofree gchar *states = outbox_states(f, job_id, statuses);
+
+	g_assert_cmpuint(statuses->len, >, 0);
+	g_assert_cmpstr(g_ptr_array_index(statuses, statuses->len - 1), ==, expected);
+}
+
+static void
+test_capacity_queue(Fixture *f, gconstpointer data)
+{
+	g_autoptr(GPtrArray) too_big = job_list(make_job("cap-big", 3), NULL);
+	g_autoptr(GPtrArray) waiting = job_list(make_job("cap-3", 1), make_job("cap-4", 1), NULL);
+	g_autoptr(GError) error = NULL;
+	g_autofree gchar *states = NULL;
+	UcvScheduler *scheduler;
+	gdouble cpus = 0;
+	guint64 memory = 0;
+
+	engine_start_small_host(f);
+	scheduler = ucv_engine_get_scheduler(f->engine);
+	ucv_scheduler_get_capacity(scheduler, &cpus, &memory, NULL);
+	g_assert_cmpfloat(cpus, ==, 16);
+	g_assert_cmpuint(memory, ==, 2048);
+
+	/* three machines of 1 GiB never fit in 2 GiB: refused at create */
+	g_assert_false(ucv_engine_create_jobs(f->engine, too_big, &error));
+	g_assert_error(error, UCV_ERROR, UCV_ERROR_INVALID);
+	g_assert_nonnull(strstr(error->message, "2048 MiB"));
+	g_assert_null(lookup_job(f, "cap-big"));
+
+	create_running(f, "cap-1");
+	create_running(f, "cap-2");
+	create_ok(f, waiting);
+	spin(SETTLE_MS);
+	assert_state(f, "cap-3", UCV_JOB_STATE_IN_QUEUE);
+	g_assert_false(domain_exists(f, "ucloud-cap-3-0"));
+	assert_last_status(f, "cap-3", "Waiting for capacity (0 jobs ahead)");
+	assert_last_status(f, "cap-4", "Waiting for capacity (1 job ahead)");
+	ucv_scheduler_get_used(scheduler, &cpus, &memory, NULL);
+	g_assert_cmpfloat(cpus, ==, 2);
+	g_assert_cmpuint(memory, ==, 2048);
+	g_assert_cmpuint(ucv_scheduler_get_n_running(scheduler), ==, 2);
+	g_assert_cmpuint(ucv_scheduler_get_n_pending(scheduler), ==, 2);
+
+	/* the first to end makes room for the head of the queue; the next moves up */
+	terminate_ok(f, "cap-1");
+	wait_state(f, "cap-3", UCV_JOB_STATE_RUNNING);
+	assert_state(f, "cap-4", UCV_JOB_STATE_IN_QUEUE);
+	assert_last_status(f, "cap-4", "Waiting for capacity (0 jobs ahead)");
+	states = outbox_states(f, "cap-3", NULL);
+	g_assert_cmpstr(states, ==, "IN_QUEUE,RUNNING");
+
+	/* a restart: running jobs re-claim their share before the waiting one is considered */
+	engine_stop(f);
+	engine_start(f);
+	wait_until(f, cond_host_known, NULL, "the host's size");
+	spin(SETTLE_MS);
+	assert_state(f, "cap-4", UCV_JOB_STATE_IN_QUEUE);
+	g_assert_false(domain_exists(f, "ucloud-cap-4-0"));
+	scheduler = ucv_engine_get_scheduler(f->engine);
+	g_assert_true(ucv_scheduler_is_admitted(scheduler, "cap-2"));
+	g_assert_true(ucv_scheduler_is_admitted(scheduler, "cap-3"));
+
+	terminate_ok(f, "cap-2");
+	wait_state(f, "cap-4", UCV_JOB_STATE_RUNNING);
+	terminate_ok(f, "cap-3");
+	terminate_ok(f, "cap-4");
+	wait_cleaned_up(f, "cap-3");
+	wait_cleaned_up(f, "cap-4");
+	g_assert_cmpuint(ucv_scheduler_get_n_running(scheduler), ==, 0);
+}
+
 #define ADD(path, func) g_test_add(path, Fixture, NULL, fixture_set_up, func, fixture_tear_down)
 
 int
@@ -1519,6 +1618,7 @@ main(int argc, char **argv)
 	ADD("/engine/reconcile/stopped-and-started", test_reconcile_stopped_and_started);
 	ADD("/engine/reconcile/running-untouched", test_reconcile_running_idle);
 	ADD("/engine/reconcile/interrupted-terminate", test_reconcile_interrupted_terminate);
+	ADD("/engine/capacity/queue", test_capacity_queue);
 	ADD("/engine/time/expiry", test_time_expiry);
 	ADD("/engine/verify", test_verify);
 	ADD("/engine/disk/size", test_disk_size);

@@ -625,6 +625,7 @@ test_retrieve_products(Fixture *f, gconstpointer data)
 	JsonArray *responses;
 	JsonObject *support;
 	JsonObject *product;
+	JsonObject *queue;
 
 	g_assert_cmpuint(reply->status, ==, 200);
 	responses = json_object_get_array_member(json_node_get_object(reply->json), "responses");
@@ -640,9 +641,37 @@ test_retrieve_products(Fixture *f, gconstpointer data)
 		json_object_get_object_member(support, "virtualMachine"), "enabled"));
 	g_assert_false(json_object_get_boolean_member(
 		json_object_get_object_member(support, "native"), "enabled"));
+	queue = json_object_get_object_member(support, "queueStatus");
+	g_assert_nonnull(queue);
+	g_assert_cmpint(json_object_get_int_member(queue, "running"), ==, 0);
+	g_assert_cmpint(json_object_get_int_member(queue, "pending"), ==, 0);
 	product = json_object_get_object_member(json_array_get_object_element(responses, 1),
 						"product");
 	g_assert_cmpstr(json_object_get_string_member(product, "id"), ==, "vm-2");
+}
+
+/* retrieveUtilization (documented): capacity, used capacity and queue counts, memory in bytes. */
+static void
+test_retrieve_utilization(Fixture *f, gconstpointer data)
+{
+	g_autoptr(Reply) reply =
+		request(f, "GET", "/ucloud/example/jobs/retrieveUtilization", NULL);
+	JsonObject *root;
+	const gchar *members[] = {"capacity", "usedCapacity"};
+
+	g_assert_cmpuint(reply->status, ==, 200);
+	root = json_node_get_object(reply->json);
+	for (guint i = 0; i < G_N_ELEMENTS(members); i++) {
+		JsonObject *obj = json_object_get_object_member(root, members[i]);
+		g_assert_nonnull(obj);
+		g_assert_cmpuint(json_node_get_value_type(json_object_get_member(obj, "cpu")), ==,
+				 G_TYPE_DOUBLE);
+		g_assert_cmpuint(json_node_get_value_type(json_object_get_member(obj, "memory")),
+				 ==, G_TYPE_INT64);
+	}
+	g_assert_cmpint(json_object_get_int_member(
+				json_object_get_object_member(root, "queueStatus"), "pending"),
+			==, 0);
 }
 
 static void
@@ -671,7 +700,6 @@ test_not_supported(Fixture *f, gconstpointer data)
 		{"POST", "/ucloud/example/jobs/unsuspend", "suspended"},
 		{"POST", "/ucloud/example/jobs/interactiveSession", "interactive sessions"},
 		{"POST", "/ucloud/example/jobs/openInteractiveSession", "interactive sessions"},
-		{"GET", "/ucloud/example/jobs/retrieveUtilization", "utilization"},
 		{"GET", "/ucloud/jobs.provider.example/websocket", "output"},
 	};
 
@@ -873,6 +901,7 @@ main(int argc, char **argv)
 	ADD("/server/routes/unknown", test_routes_unknown);
 	ADD("/server/routes/wrong-method", test_routes_wrong_method);
 	ADD("/server/retrieve-products", test_retrieve_products);
+	ADD("/server/retrieve-utilization", test_retrieve_utilization);
 	ADD("/server/integration", test_integration);
 	ADD("/server/not-supported", test_not_supported);
 	ADD("/server/not-supported/needs-auth", test_not_supported_needs_auth);
