@@ -10,4 +10,5 @@ export UCV_BUILD_DIR=$build
 
 bash tools/install-deps.sh
 bash tools/check-format.sh
+bash tools/check-translations.sh
 exec bash tools/with-test-env.sh bash tools/run-suites.sh

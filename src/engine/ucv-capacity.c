@@ -119,6 +119,18 @@ ucv_engine_capacity_admit(UcvEngine *self, UcvJobRun *run)
 }
 
 void
+ucv_engine_capacity_claim(UcvEngine *self, UcvJob *job)
+{
+	UcvProduct *product = ucv_engine_find_product(self, job->product_id);
+	UcvJobNeeds needs;
+
+	if (product == NULL)
+		return;
+	needs = job_needs(product, job->replicas);
+	ucv_scheduler_claim(self->scheduler, job->id, needs.cpus, needs.memory_mib, needs.gpus);
+}
+
+void
 ucv_engine_capacity_release(UcvEngine *self, const gchar *job_id)
 {
 	ucv_scheduler_release(self->scheduler, job_id);

@@ -77,6 +77,8 @@ void ucv_engine_capacity_init(UcvEngine *self);
 gboolean ucv_engine_capacity_check(UcvEngine *self, UcvJob *job, GError **error);
 gboolean ucv_engine_capacity_admit(UcvEngine *self, UcvJobRun *run);
 void ucv_engine_capacity_release(UcvEngine *self, const gchar *job_id);
+/* A machine runs that the scheduler did not admit (an admin restored it): it takes its share. */
+void ucv_engine_capacity_claim(UcvEngine *self, UcvJob *job);
 GStrv ucv_engine_capacity_rank_gpus(UcvEngine *self, const gchar *job_id, guint rank,
 				    guint per_rank);
 void ucv_engine_capacity_reclaim(UcvEngine *self, GPtrArray *jobs, GHashTable *domains);

@@ -82,6 +82,8 @@ ucv_engine_rank_started(UcvEngine *self, UcvJobRun *run, guint rank)
 		return;
 	if (g_hash_table_size(run->started_ranks) < stored->job->replicas)
 		return;
+	if (stored->state == UCV_JOB_STATE_SUSPENDED)
+		ucv_engine_capacity_claim(self, stored->job);
 	ucv_engine_set_state(self, run->job_id, UCV_JOB_STATE_RUNNING,
 			     _("The virtual machine is running"));
 	ucv_engine_start_clock(self, run);
@@ -163,6 +165,8 @@ on_domain_event(UcvHypervisor *hypervisor, const gchar *name, UcvDomainEvent eve
 		ucv_engine_set_state(self, job_id, UCV_JOB_STATE_SUSPENDED,
 				     _("The virtual machine was suspended outside UCloud by an "
 				       "administrator"));
+		/* its memory is on disk: the host is free for others */
+		ucv_engine_capacity_release(self, job_id);
 		return;
 	}
 	stop_reason(event, &state, &status);
@@ -200,10 +204,8 @@ validate_job(UcvEngine *self, UcvJob *job, GError **error)
 	if (job->disk_size_gib != 0 && (job->disk_size_gib < self->config->disk_min_gib ||
 					job->disk_size_gib > self->config->disk_max_gib)) {
 		g_set_error(error, UCV_ERROR, UCV_ERROR_INVALID,
-			    _("Job %s asks for a %" G_GINT64_FORMAT
-			      " GiB disk; this provider offers "
-			      "%u to %u GiB"),
-			    job->id, job->disk_size_gib, self->config->disk_min_gib,
+			    _("Job %s asks for a %u GiB disk; this provider offers %u to %u GiB"),
+			    job->id, (guint)job->disk_size_gib, self->config->disk_min_gib,
 			    self->config->disk_max_gib);
 		return FALSE;
 	}

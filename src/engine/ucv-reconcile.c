@@ -59,6 +59,7 @@ reconcile_running_job(UcvEngine *self, UcvJobRun *run, UcvRankCount count)
 		ucv_engine_set_state(self, run->job_id, UCV_JOB_STATE_SUSPENDED,
 				     _("The virtual machine was suspended outside UCloud by an "
 				       "administrator"));
+		ucv_engine_capacity_release(self, run->job_id);
 		return;
 	}
 	/* running as it should: its deadline still holds */

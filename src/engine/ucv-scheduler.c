@@ -209,9 +209,11 @@ rejection_reason(UcvScheduler *self, guint cpus, guint64 memory_mib, guint gpus)
 		return g_strdup_printf(_("The machine needs %u vCPU(s), but this provider can run "
 					 "at most %.1f"),
 				       cpus, capacity_cpus(self));
-	return g_strdup_printf(_("The machine needs %" G_GUINT64_FORMAT " MiB of memory, but "
-				 "this provider can run at most %" G_GUINT64_FORMAT " MiB"),
-			       memory_mib, capacity_memory(self));
+	/* %llu rather than G_GUINT64_FORMAT: translators' tools cannot read the macro */
+	return g_strdup_printf(_("The machine needs %llu MiB of memory, but this provider can run "
+				 "at most %llu MiB"),
+			       (unsigned long long)memory_mib,
+			       (unsigned long long)capacity_memory(self));
 }
 
 /* Runs a pass, then tells about admissions, rejections and changed positions. `except` is the

@@ -1378,14 +1378,18 @@ test_admin_managed_save(Fixture *f, gconstpointer data)
 	virDomainPtr dom;
 
 	create_running(f, "eng-s1");
+	g_assert_true(ucv_scheduler_is_admitted(ucv_engine_get_scheduler(f->engine), "eng-s1"));
 	admin_managed_save(f, "ucloud-eng-s1-0");
 	wait_state(f, "eng-s1", UCV_JOB_STATE_SUSPENDED);
 	g_assert_false(domain_is_active(f, "ucloud-eng-s1-0"));
+	/* its memory is on disk: the host's share is free again */
+	g_assert_false(ucv_scheduler_is_admitted(ucv_engine_get_scheduler(f->engine), "eng-s1"));
 
 	dom = virDomainLookupByName(f->admin, "ucloud-eng-s1-0");
 	g_assert_cmpint(virDomainCreate(dom), ==, 0);
 	virDomainFree(dom);
 	wait_state(f, "eng-s1", UCV_JOB_STATE_RUNNING);
+	g_assert_true(ucv_scheduler_is_admitted(ucv_engine_get_scheduler(f->engine), "eng-s1"));
 	states = outbox_states(f, "eng-s1", statuses);
 	g_assert_cmpstr(states, ==, "RUNNING,SUSPENDED,RUNNING");
 	g_assert_nonnull(strstr(g_ptr_array_index(statuses, 1), "outside UCloud"));
