@@ -45,6 +45,7 @@ ucv_engine_set_state(UcvEngine *self, const gchar *job_id, UcvJobState state, co
 	g_autoptr(UcvJobUpdate) update = ucv_job_update_new_state(state, status);
 	g_autoptr(UcvStoredJob) stored = NULL;
 	g_autoptr(GError) error = NULL;
+	UcvJobRun *run;
 
 	stored = ucv_store_lookup_job(self->store, job_id, &error);
 	if (stored == NULL) {
@@ -65,6 +66,9 @@ ucv_engine_set_state(UcvEngine *self, const gchar *job_id, UcvJobState state, co
 			    job_id, ucv_job_state_to_string(state), error->message);
 		return;
 	}
+	run = g_hash_table_lookup(self->runs, job_id);
+	if (run != NULL)
+		run->settled_us = g_get_monotonic_time();
 	ucv_job_log(G_LOG_LEVEL_MESSAGE, job_id, NULL, "job %s: %s (%s)", job_id,
 		    ucv_job_state_to_string(state), status != NULL ? status : "");
 	ucv_outbox_sender_kick(self->sender);
@@ -76,6 +80,7 @@ ucv_engine_rank_started(UcvEngine *self, UcvJobRun *run, guint rank)
 	g_autoptr(UcvStoredJob) stored = ucv_store_lookup_job(self->store, run->job_id, NULL);
 
 	g_hash_table_add(run->started_ranks, GUINT_TO_POINTER(rank));
+	run->settled_us = g_get_monotonic_time();
 	/* queued jobs start; suspended ones resume (an admin may restore a managed save) */
 	if (stored == NULL || run->terminating ||
 	    (stored->state != UCV_JOB_STATE_IN_QUEUE && stored->state != UCV_JOB_STATE_SUSPENDED))

@@ -84,6 +84,7 @@ void
 ucv_job_run_op_done(UcvJobRun *run)
 {
 	run->busy = FALSE;
+	run->settled_us = g_get_monotonic_time();
 	job_run_start_next(run);
 	ucv_job_run_unref(run);
 }

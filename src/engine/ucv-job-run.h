@@ -19,6 +19,7 @@ struct _UcvJobRun {
 	GHashTable *started_ranks; /* ranks libvirt reported running */
 	guint retry_source;        /* a provisioning attempt waiting to run again */
 	guint expiry_source;       /* fires at the job's deadline */
+	gint64 settled_us;         /* monotonic time of the latest change the engine made */
 	GQueue pending;
 	gboolean busy;
 };

@@ -67,13 +67,14 @@ reconcile_running_job(UcvEngine *self, UcvJobRun *run, UcvRankCount count)
 }
 
 static void
-reconcile_job(UcvEngine *self, UcvStoredJob *stored, GHashTable *domains)
+reconcile_job(UcvEngine *self, UcvStoredJob *stored, GHashTable *domains, gint64 listed_us)
 {
 	UcvJobRun *run = ucv_engine_get_run(self, stored->job->id);
 	UcvRankCount count;
 
-	/* an operation in flight will settle the job itself */
-	if (!ucv_job_run_is_idle(run) || run->terminating)
+	/* an operation in flight will settle the job itself, and one that settled after the
+	 * domains were listed is newer than the list */
+	if (!ucv_job_run_is_idle(run) || run->terminating || run->settled_us >= listed_us)
 		return;
 	if (stored->terminating) {
 		/* a terminate was cut short by a restart: finish it */
@@ -138,10 +139,26 @@ report_foreign_domains(UcvEngine *self, GPtrArray *infos)
 	}
 }
 
+/* One reconciliation: the domains as listed at `listed_us` against the store. */
+typedef struct {
+	UcvEngine *engine;
+	gint64 listed_us;
+} UcvReconcile;
+
+static void
+reconcile_free(UcvReconcile *helper)
+{
+	g_object_unref(helper->engine);
+	g_free(helper);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(UcvReconcile, reconcile_free)
+
 static void
 on_domains_listed(GObject *source, GAsyncResult *res, gpointer user_data)
 {
-	g_autoptr(UcvEngine) self = user_data;
+	g_autoptr(UcvReconcile) helper = user_data;
+	UcvEngine *self = helper->engine;
 	g_autoptr(GPtrArray) infos = NULL;
 	g_autoptr(GPtrArray) jobs = NULL;
 	g_autoptr(GHashTable) domains = g_hash_table_new(g_str_hash, g_str_equal);
@@ -168,16 +185,21 @@ on_domains_listed(GObject *source, GAsyncResult *res, gpointer user_data)
 		if (ucv_job_state_is_final(stored->state))
 			reconcile_finished_job(self, stored);
 		else
-			reconcile_job(self, stored, domains);
+			reconcile_job(self, stored, domains, helper->listed_us);
 	}
 	report_foreign_domains(self, infos);
-	g_info("reconciled %u job(s) against %u domain(s)", jobs->len, infos->len);
+	g_info("reconciled %u job(s) against %u domain(s) in %.1f ms", jobs->len, infos->len,
+	       (g_get_monotonic_time() - helper->listed_us) / 1000.0);
 }
 
 void
 ucv_engine_reconcile(UcvEngine *self)
 {
 	/* listing every domain is a round trip per domain: not on the main loop */
+	UcvReconcile *helper = g_new0(UcvReconcile, 1);
+
+	helper->engine = g_object_ref(self);
+	helper->listed_us = g_get_monotonic_time();
 	ucv_hypervisor_list_domains_async(self->hypervisor, self->cancellable, on_domains_listed,
-					  g_object_ref(self));
+					  helper);
 }

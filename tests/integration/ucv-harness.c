@@ -4,6 +4,7 @@
 
 #include "ucv-harness.h"
 
+#include <fcntl.h>
 #include <gio/gio.h>
 #include <glib/gstdio.h>
 #include <libsoup/soup.h>
@@ -168,12 +169,14 @@ ucv_harness_start_daemon(UcvHarness *self)
 	g_autofree gchar *binary =
 		g_build_filename(g_getenv("UCV_BUILD_ROOT"), "ucloud-virt", NULL);
 	g_autofree gchar *log = g_build_filename(self->dir, "daemon.log", NULL);
-	g_autoptr(GSubprocessLauncher) launcher =
-		g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_STDIN_INHERIT);
+	g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new(
+		G_SUBPROCESS_FLAGS_STDIN_INHERIT | G_SUBPROCESS_FLAGS_STDERR_MERGE);
+	/* one descriptor opened for appending: the log keeps every restart, and stdout and
+	 * stderr never overwrite each other */
+	int fd = g_open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 
-	/* the daemon's log appends across restarts, so a failure shows the whole story */
-	g_subprocess_launcher_set_stderr_file_path(launcher, log);
-	g_subprocess_launcher_set_stdout_file_path(launcher, log);
+	g_assert_cmpint(fd, >=, 0);
+	g_subprocess_launcher_take_stdout_fd(launcher, fd);
 	self->daemon = g_subprocess_launcher_spawn(launcher, &error, binary, "--config",
 						   self->config_path, "-vv", NULL);
 	g_assert_no_error(error);
