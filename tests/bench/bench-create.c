@@ -33,6 +33,17 @@ seconds_since(gint64 start_us)
 	return (g_get_monotonic_time() - start_us) / (gdouble)G_USEC_PER_SEC;
 }
 
+static void
+copy_file(const gchar *from_dir, const gchar *name, const gchar *to_dir)
+{
+	g_autoptr(GFile) from = g_file_new_build_filename(from_dir, name, NULL);
+	g_autoptr(GFile) to = g_file_new_build_filename(to_dir, name, NULL);
+	g_autoptr(GError) error = NULL;
+
+	g_file_copy(from, to, G_FILE_COPY_OVERWRITE, NULL, NULL, NULL, &error);
+	g_assert_no_error(error);
+}
+
 /* create request → RUNNING received by the fake Core; returns the domain XML it ran, with the
  * job's directory written as @JOBDIR@. */
 static gchar *
@@ -53,6 +64,8 @@ provider_round(UcvHarness *h, gdouble *elapsed)
 	g_assert_nonnull(domain);
 	xml = virDomainGetXMLDesc(domain, VIR_DOMAIN_XML_INACTIVE);
 	virDomainFree(domain);
+	/* the bare side gets the machine's cloud-init seed ready-made */
+	copy_file(job_dir, "seed-0.iso", h->dir);
 	ucv_harness_terminate_job(h, job_id);
 	g_free(ucv_harness_wait_state(h, job_id, "SUCCESS", 60));
 	parts = g_strsplit(xml, job_dir, -1);
@@ -81,6 +94,7 @@ bare_round(UcvHarness *h, const gchar *provider_xml, guint round)
 
 	xml = g_regex_replace_literal(name_re, relocated, -1, 0, name_tag, 0, NULL);
 	g_assert_cmpint(g_mkdir_with_parents(dir, 0711), ==, 0);
+	copy_file(h->dir, "seed-0.iso", dir);
 	start = g_get_monotonic_time();
 	cmd = g_strdup_printf("qemu-img create -q -f qcow2 -F qcow2 -b %s %s", base, disk);
 	g_assert_true(g_spawn_command_line_sync(cmd, NULL, NULL, NULL, NULL));
@@ -141,9 +155,10 @@ create_latencies(UcvHarness *h, guint requests, gboolean paced)
 static void
 bench_create_latency(void)
 {
-	/* test:///default claims 3 GiB: overbook it, or the scheduler queues all but two jobs */
+	/* test:///default claims 16 CPUs and 3 GiB: overbook it, or the scheduler queues most */
 	g_autoptr(UcvHarness) h = ucv_harness_new_with_config(
-		"test:///default", "[scheduler]\nreserved-memory = 0\nmemory-overcommit = 100\n");
+		"test:///default", "[scheduler]\nreserved-memory = 0\nmemory-overcommit = 100\n"
+				   "cpu-overcommit = 100\n");
 	g_autoptr(GArray) paced = create_latencies(h, LATENCY_REQUESTS, TRUE);
 	g_autoptr(GArray) burst = create_latencies(h, LATENCY_REQUESTS, FALSE);
 
