@@ -1145,21 +1145,29 @@ test_reconcile_interrupted_terminate(Fixture *f, gconstpointer data)
 
 /* --- time --------------------------------------------------------------------------------- */
 
+/* The standard one-machine VM job with the first `from` in its JSON replaced by `to`. */
+static UcvJob *
+make_job_replacing(const gchar *id, const gchar *from, const gchar *to)
+{
+	g_autofree gchar *resolved = resolved_application("VIRTUAL_MACHINE", IMAGE);
+	g_autofree gchar *json = job_json_full(id, 1, PRODUCT, resolved);
+	g_auto(GStrv) parts = g_strsplit(json, from, 2);
+	g_autofree gchar *changed = g_strjoinv(to, parts);
+	g_autoptr(GError) error = NULL;
+	UcvJob *job = ucv_job_new_from_string(changed, &error);
+
+	g_assert_no_error(error);
+	return job;
+}
+
 /* A job whose specification carries a timeAllocation of `seconds`. */
 static UcvJob *
 make_timed_job(const gchar *id, guint seconds)
 {
-	g_autofree gchar *resolved = resolved_application("VIRTUAL_MACHINE", IMAGE);
-	g_autofree gchar *json = job_json_full(id, 1, PRODUCT, resolved);
 	g_autofree gchar *allocation = g_strdup_printf(
 		"\"timeAllocation\":{\"hours\":0,\"minutes\":0,\"seconds\":%u}", seconds);
-	g_auto(GStrv) parts = g_strsplit(json, "\"timeAllocation\":null", 2);
-	g_autofree gchar *timed = g_strjoinv(allocation, parts);
-	g_autoptr(GError) error = NULL;
-	UcvJob *job = ucv_job_new_from_string(timed, &error);
 
-	g_assert_no_error(error);
-	return job;
+	return make_job_replacing(id, "\"timeAllocation\":null", allocation);
 }
 
 /* The newTimeAllocation of the job's newest outbox entry that carries one, or 0. */
@@ -1312,16 +1320,10 @@ virtual_size(const gchar *image)
 static UcvJob *
 make_sized_job(const gchar *id, guint gib)
 {
-	g_autofree gchar *resolved = resolved_application("VIRTUAL_MACHINE", IMAGE);
-	g_autofree gchar *json = job_json_full(id, 1, PRODUCT, resolved);
 	g_autofree gchar *sized_parameter = g_strdup_printf(
 		"\"parameters\":{\"diskSize\":{\"type\":\"integer\",\"value\":%u},", gib);
-	g_auto(GStrv) parts = g_strsplit(json, "\"parameters\":{", 2);
-	g_autofree gchar *sized = g_strjoinv(sized_parameter, parts);
-	g_autoptr(GError) error = NULL;
-	UcvJob *job = ucv_job_new_from_string(sized, &error);
+	UcvJob *job = make_job_replacing(id, "\"parameters\":{", sized_parameter);
 
-	g_assert_no_error(error);
 	g_assert_cmpint(job->disk_size_gib, ==, gib);
 	return job;
 }
