@@ -170,7 +170,7 @@ on_domains_listed(GObject *source, GAsyncResult *res, gpointer user_data)
 			g_warning("cannot list domains to reconcile: %s", error->message);
 		return;
 	}
-	jobs = ucv_store_list_jobs(self->store, TRUE, &error);
+	jobs = ucv_store_list_jobs(self->store, UCV_STORE_JOBS_ACTIVE_OR_WITH_DOMAINS, &error);
 	if (jobs == NULL) {
 		g_warning("cannot list jobs to reconcile: %s", error->message);
 		return;

@@ -370,7 +370,7 @@ ucv_store_lookup_job(UcvStore *self, const gchar *job_id, GError **error)
 }
 
 GPtrArray *
-ucv_store_list_jobs(UcvStore *self, gboolean include_final, GError **error)
+ucv_store_list_jobs(UcvStore *self, UcvStoreJobFilter filter, GError **error)
 {
 	g_autoptr(sqlite3_stmt) stmt = NULL;
 	g_autoptr(GPtrArray) jobs =
@@ -383,12 +383,15 @@ ucv_store_list_jobs(UcvStore *self, gboolean include_final, GError **error)
 		self,
 		"SELECT id, json, state, status, updated_at, terminating, time_allocation_ms, "
 		"deadline_ms FROM jobs "
-		"WHERE ?1 OR state NOT IN (?2, ?3, ?4) "
+		"WHERE ?1 = ?5 OR state NOT IN (?2, ?3, ?4) "
+		"OR (?1 = ?6 AND EXISTS (SELECT 1 FROM domains WHERE domains.job_id = jobs.id)) "
 		"ORDER BY created_at, rowid",
 		error);
 	if (stmt == NULL)
 		return NULL;
-	sqlite3_bind_int(stmt, 1, include_final ? 1 : 0);
+	sqlite3_bind_int(stmt, 1, filter);
+	sqlite3_bind_int(stmt, 5, UCV_STORE_JOBS_ALL);
+	sqlite3_bind_int(stmt, 6, UCV_STORE_JOBS_ACTIVE_OR_WITH_DOMAINS);
 	sqlite3_bind_text(stmt, 2, ucv_job_state_to_string(UCV_JOB_STATE_SUCCESS), -1,
 			  SQLITE_STATIC);
 	sqlite3_bind_text(stmt, 3, ucv_job_state_to_string(UCV_JOB_STATE_FAILURE), -1,

@@ -43,8 +43,16 @@ guint ucv_store_get_schema_version(UcvStore *self);
 gboolean ucv_store_insert_jobs(UcvStore *self, GPtrArray *jobs, GError **error);
 /* NULL without error when the job is unknown. */
 UcvStoredJob *ucv_store_lookup_job(UcvStore *self, const gchar *job_id, GError **error);
-/* GPtrArray of UcvStoredJob, oldest first; final jobs only when asked. */
-GPtrArray *ucv_store_list_jobs(UcvStore *self, gboolean include_final, GError **error);
+typedef enum {
+	UCV_STORE_JOBS_ACTIVE,
+	UCV_STORE_JOBS_ALL,
+	/* active jobs and finished ones whose domains are not yet cleaned up: what a sweep needs,
+	 * without walking the whole history every time */
+	UCV_STORE_JOBS_ACTIVE_OR_WITH_DOMAINS,
+} UcvStoreJobFilter;
+
+/* GPtrArray of UcvStoredJob, oldest first. */
+GPtrArray *ucv_store_list_jobs(UcvStore *self, UcvStoreJobFilter filter, GError **error);
 
 /* Records an update for Core: the job's row follows `update` (state, status) and the outbox gets
  * the update, in one transaction. */

@@ -25,32 +25,33 @@ ucv_overlay_helper_free(UcvOverlayHelper *helper)
 	g_free(helper);
 }
 
+/* A plain blocking spawn: this runs in a worker thread, where GSubprocess (GLib 2.74) can miss
+ * the child's exit or deadlock in its child watch when many threads spawn at once. qemu-img
+ * create takes milliseconds, so it is not worth cancelling. */
 static gboolean
-ucv_qemu_img_create(UcvOverlayHelper *helper, GCancellable *cancellable, GError **error)
+ucv_qemu_img_create(UcvOverlayHelper *helper, GError **error)
 {
-	g_autoptr(GSubprocess) proc = NULL;
 	g_autofree gchar *err_text = NULL;
 	g_autofree gchar *size = NULL;
 	g_autoptr(GError) error_local = NULL;
+	gint wait_status = 0;
+	const gchar *argv[] = {
+		"qemu-img",          "create", "-q",         "-f",         "qcow2",         "-F",
+		helper->base_format, "-b",     helper->base, helper->path, NULL /* size */, NULL};
 
-	if (helper->size_bytes > 0)
-		size = g_strdup_printf("%" G_GUINT64_FORMAT, helper->size_bytes);
 	/* without a size, the overlay takes the base's; a smaller one is refused by qemu-img */
-	proc = g_subprocess_new(G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_PIPE,
-				&error_local, "qemu-img", "create", "-q", "-f", "qcow2", "-F",
-				helper->base_format, "-b", helper->base, helper->path, size, NULL);
-	if (proc == NULL) {
+	if (helper->size_bytes > 0) {
+		size = g_strdup_printf("%" G_GUINT64_FORMAT, helper->size_bytes);
+		argv[G_N_ELEMENTS(argv) - 2] = size;
+	}
+	if (!g_spawn_sync(NULL, (gchar **)argv, NULL,
+			  G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL, NULL,
+			  &err_text, &wait_status, &error_local)) {
 		g_set_error(error, UCV_ERROR, UCV_ERROR_FAILED, "cannot run qemu-img: %s",
 			    error_local->message);
 		return FALSE;
 	}
-	if (!g_subprocess_communicate_utf8(proc, NULL, cancellable, NULL, &err_text,
-					   &error_local)) {
-		g_subprocess_force_exit(proc);
-		g_propagate_error(error, g_steal_pointer(&error_local));
-		return FALSE;
-	}
-	if (!g_subprocess_get_if_exited(proc) || g_subprocess_get_exit_status(proc) != 0) {
+	if (!g_spawn_check_wait_status(wait_status, NULL)) {
 		g_set_error(error, UCV_ERROR, UCV_ERROR_FAILED,
 			    "qemu-img cannot create the overlay %s: %s", helper->path,
 			    err_text != NULL ? g_strstrip(err_text) : "");
@@ -73,7 +74,7 @@ ucv_overlay_thread(GTask *task, gpointer source, gpointer task_data, GCancellabl
 					"refusing to overwrite %s", helper->path);
 		return;
 	}
-	if (!ucv_qemu_img_create(helper, cancellable, &error)) {
+	if (!ucv_qemu_img_create(helper, &error)) {
 		/* it did not exist a moment ago, so whatever is there now is a half-made overlay */
 		g_unlink(helper->path);
 		g_task_return_error(task, error);

@@ -9,6 +9,7 @@
 #include <glib/gstdio.h>
 #include <libsoup/soup.h>
 #include <signal.h>
+#include <string.h>
 
 static const gchar *products_json =
 	"[{\"type\":\"compute\",\"name\":\"test-vm\",\"category\":{\"name\":\"test-vm\","
@@ -351,6 +352,36 @@ ucv_harness_terminate_job(UcvHarness *self, const gchar *job_id)
 	call_bulk(self, "/ucloud/test/jobs/terminate", job);
 }
 
+/* Each job is about 1.5 KB of JSON; 32 of them stay well under the harness's 64 KiB limit. */
+#define BULK_ITEMS 32
+
+static void
+call_bulk_many(UcvHarness *self, const gchar *path, GPtrArray *job_ids)
+{
+	for (guint start = 0; start < job_ids->len; start += BULK_ITEMS) {
+		g_autoptr(GString) items = g_string_new(NULL);
+
+		for (guint i = start; i < job_ids->len && i < start + BULK_ITEMS; i++) {
+			g_autofree gchar *job =
+				ucv_harness_vm_job_json(g_ptr_array_index(job_ids, i), 1);
+			g_string_append_printf(items, "%s%s", i > start ? "," : "", job);
+		}
+		call_bulk(self, path, items->str);
+	}
+}
+
+void
+ucv_harness_create_jobs(UcvHarness *self, GPtrArray *job_ids)
+{
+	call_bulk_many(self, "/ucloud/test/jobs", job_ids);
+}
+
+void
+ucv_harness_terminate_jobs(UcvHarness *self, GPtrArray *job_ids)
+{
+	call_bulk_many(self, "/ucloud/test/jobs/terminate", job_ids);
+}
+
 static gboolean
 on_timeout(gpointer user_data)
 {
@@ -397,6 +428,73 @@ ucv_harness_wait_state(UcvHarness *self, const gchar *job_id, const gchar *state
 	g_error("job %s did not reach %s within %u s (Core saw: %s); see %s/daemon.log", job_id,
 		state, timeout_s, ucv_harness_states_of(self, job_id), self->dir);
 	return NULL;
+}
+
+static gchar *
+find_log_line(UcvHarness *self, goffset *offset, GRegex *regex)
+{
+	g_autofree gchar *path = g_build_filename(self->dir, "daemon.log", NULL);
+	g_autofree gchar *contents = NULL;
+	gsize len = 0;
+	const gchar *line;
+
+	if (!g_file_get_contents(path, &contents, &len, NULL) || (gsize)*offset > len)
+		return NULL;
+	for (line = contents + *offset; *line != '\0';) {
+		const gchar *end = strchr(line, '\n');
+		g_autofree gchar *text = NULL;
+
+		if (end == NULL)
+			return NULL; /* a line still being written */
+		text = g_strndup(line, end - line);
+		line = end + 1;
+		if (g_regex_match(regex, text, 0, NULL)) {
+			*offset = line - contents;
+			return g_steal_pointer(&text);
+		}
+	}
+	return NULL;
+}
+
+gchar *
+ucv_harness_wait_log(UcvHarness *self, goffset *offset, const gchar *regex, guint timeout_s)
+{
+	gint64 deadline = g_get_monotonic_time() + (gint64)timeout_s * G_USEC_PER_SEC;
+	g_autoptr(GRegex) compiled = g_regex_new(regex, 0, 0, NULL);
+
+	g_assert_nonnull(compiled);
+	while (g_get_monotonic_time() < deadline) {
+		gchar *line = find_log_line(self, offset, compiled);
+		if (line != NULL)
+			return line;
+		ucv_harness_spin(100);
+	}
+	g_error("no line matching '%s' in %s/daemon.log within %u s", regex, self->dir, timeout_s);
+	return NULL;
+}
+
+goffset
+ucv_harness_log_end(UcvHarness *self)
+{
+	g_autofree gchar *path = g_build_filename(self->dir, "daemon.log", NULL);
+	GStatBuf info;
+
+	g_assert_cmpint(g_stat(path, &info), ==, 0);
+	return info.st_size;
+}
+
+guint64
+ucv_harness_daemon_rss(UcvHarness *self)
+{
+	g_autofree gchar *path =
+		g_strdup_printf("/proc/%s/status", g_subprocess_get_identifier(self->daemon));
+	g_autofree gchar *status = NULL;
+	const gchar *field;
+
+	g_assert_true(g_file_get_contents(path, &status, NULL, NULL));
+	field = strstr(status, "VmRSS:");
+	g_assert_nonnull(field);
+	return g_ascii_strtoull(field + strlen("VmRSS:"), NULL, 10) * 1024;
 }
 
 gchar *

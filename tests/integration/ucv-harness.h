@@ -54,6 +54,9 @@ gchar *ucv_harness_new_job_id(void);
 
 void ucv_harness_create_job(UcvHarness *self, const gchar *job_id, guint replicas);
 void ucv_harness_terminate_job(UcvHarness *self, const gchar *job_id);
+/* The same for many single-replica jobs, in bulk requests that stay under the body limit. */
+void ucv_harness_create_jobs(UcvHarness *self, GPtrArray *job_ids);
+void ucv_harness_terminate_jobs(UcvHarness *self, GPtrArray *job_ids);
 
 /* Runs the main loop until the fake Core has received `state` for the job; fails after
  * timeout_s. Returns the update's status line. */
@@ -64,6 +67,13 @@ void ucv_harness_wait_console(UcvHarness *self, const gchar *job_id, guint rank,
 			      guint timeout_s);
 /* Types `text` into the rank's serial console, as a person at the console would. */
 void ucv_harness_type(UcvHarness *self, const gchar *job_id, guint rank, const gchar *text);
+/* Runs the main loop until a line of the daemon's log after *offset matches `regex`; returns the
+ * line and moves *offset past it. Fails after timeout_s. */
+gchar *ucv_harness_wait_log(UcvHarness *self, goffset *offset, const gchar *regex, guint timeout_s);
+/* Where the daemon's log ends now: a start for ucv_harness_wait_log that skips the past. */
+goffset ucv_harness_log_end(UcvHarness *self);
+/* The daemon's resident set size in bytes, from /proc. */
+guint64 ucv_harness_daemon_rss(UcvHarness *self);
 /* Runs the main loop for a while (lets late updates arrive). */
 void ucv_harness_spin(guint ms);
 

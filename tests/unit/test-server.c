@@ -6,6 +6,7 @@
 
 #include "api/ucv-server.h"
 #include "engine/ucv-engine.h"
+#include "engine/ucv-job-files.h"
 #include "engine/ucv-store.h"
 #include "model/ucv-error.h"
 #include "ucloud/ucv-core-client.h"
@@ -247,7 +248,7 @@ static guint
 count_stored_jobs(Fixture *f)
 {
 	g_autoptr(GError) error = NULL;
-	g_autoptr(GPtrArray) jobs = ucv_store_list_jobs(f->store, TRUE, &error);
+	g_autoptr(GPtrArray) jobs = ucv_store_list_jobs(f->store, UCV_STORE_JOBS_ALL, &error);
 
 	g_assert_no_error(error);
 	return jobs->len;
@@ -807,6 +808,130 @@ test_terminate(Fixture *f, gconstpointer data)
 	assert_error_reply(hostile, 400, "item 1: job id", NULL);
 }
 
+#define SSH_KEY                                                                                    \
+	"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPCDHjcy1iVA4gnRGyUDzPOW/+hLY6IH+yv4fquhkJBx "        \
+	"alice@example.org"
+#define KEY_UPLOADED "/ucloud/example/ssh/keyUploaded"
+
+/* A job of alice with SSH, stored as create leaves it, with the seed of an earlier boot. */
+static gchar *
+store_ssh_job(Fixture *f, const gchar *id)
+{
+	g_autofree gchar *json = make_job(id, "vm-1", "VIRTUAL_MACHINE");
+	g_auto(GStrv) parts = g_strsplit(json, "\"replicas\":1,", 2);
+	g_autofree gchar *ssh_json = g_strjoinv("\"replicas\":1,\"sshEnabled\":true,", parts);
+	g_autoptr(GPtrArray) jobs = g_ptr_array_new_with_free_func((GDestroyNotify)ucv_job_unref);
+	g_autofree gchar *dir = ucv_job_files_dir(f->config->state_dir, id);
+	gchar *seed = ucv_job_files_seed(f->config->state_dir, id, 0);
+	g_autoptr(GError) error = NULL;
+
+	g_ptr_array_add(jobs, ucv_job_new_from_string(ssh_json, &error));
+	g_assert_no_error(error);
+	g_assert_true(ucv_store_insert_jobs(f->store, jobs, &error));
+	g_assert_no_error(error);
+	g_assert_cmpint(g_mkdir_with_parents(dir, 0700), ==, 0);
+	g_assert_true(g_file_set_contents(seed, "an earlier seed", -1, &error));
+	g_assert_no_error(error);
+	return seed;
+}
+
+/* Runs the loop until the file no longer holds `old` (at most 10 s); returns its user-data. */
+static gchar *
+wait_seed_rewritten(const gchar *seed, const gchar *old)
+{
+	const gchar *argv[] = {"isoinfo", "-R", "-i", seed, "-x", "/user-data", NULL};
+	g_autoptr(GError) error = NULL;
+	gboolean timed_out = FALSE;
+	guint timeout_id = g_timeout_add_seconds(10, set_flag_cb, &timed_out);
+	gchar *out = NULL;
+	gint status = 0;
+
+	for (;;) {
+		g_autofree gchar *contents = NULL;
+		if (g_file_get_contents(seed, &contents, NULL, NULL) &&
+		    g_strcmp0(contents, old) != 0)
+			break;
+		g_assert_false(timed_out);
+		g_main_context_iteration(NULL, TRUE);
+	}
+	g_source_remove(timeout_id);
+	g_spawn_sync(NULL, (gchar **)argv, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_STDERR_TO_DEV_NULL,
+		     NULL, NULL, &out, NULL, &status, &error);
+	g_assert_no_error(error);
+	g_spawn_check_wait_status(status, &error);
+	g_assert_no_error(error);
+	return out;
+}
+
+/* ssh/keyUploaded as current Core sends it: {} at once, then the seed holds the new keys. */
+static void
+test_ssh_key_uploaded(Fixture *f, gconstpointer data)
+{
+	g_autofree gchar *seed = store_ssh_job(f, "600");
+	const gchar *body =
+		"{\"username\":\"alice\",\"allKeys\":[{\"id\":\"17\",\"owner\":\"alice\","
+		"\"createdAt\":1732540000123,\"fingerprint\":\"256 SHA256:x alice (ED25519)\","
+		"\"specification\":{\"title\":\"laptop\",\"key\":\"" SSH_KEY "\"}},"
+		"{\"id\":\"18\",\"owner\":\"alice\",\"createdAt\":1732540000124,\"fingerprint\":"
+		"\"\","
+		"\"specification\":{\"title\":\"evil\",\"key\":\"" SSH_KEY
+		"\\nruncmd:\\n  - [touch, /pwned]\"}}]}";
+	g_autoptr(Reply) reply = NULL;
+	g_autoptr(Reply) deleted_all = NULL;
+	g_autofree gchar *user_data = NULL;
+
+	g_test_expect_message("ucv-engine", G_LOG_LEVEL_WARNING,
+			      "keyUploaded for alice: key 1 is not*");
+	reply = request(f, "POST", KEY_UPLOADED, body);
+	g_test_assert_expected_messages();
+	g_assert_cmpuint(reply->status, ==, 200);
+	g_assert_cmpstr(reply->body, ==, "{}");
+	user_data = wait_seed_rewritten(seed, "an earlier seed");
+	g_assert_nonnull(strstr(user_data, "\n      - \"" SSH_KEY "\"\n"));
+	g_assert_null(strstr(user_data, "pwned"));
+
+	/* current Core's body once the last key is deleted; documented Core sends [] */
+	deleted_all = request(f, "POST", KEY_UPLOADED, "{\"username\":\"bob\",\"allKeys\":null}");
+	g_assert_cmpuint(deleted_all->status, ==, 200);
+	g_assert_cmpstr(deleted_all->body, ==, "{}");
+}
+
+static void
+test_ssh_key_uploaded_errors(Fixture *f, gconstpointer data)
+{
+	const struct {
+		const gchar *body;
+		const gchar *why;
+	} bad[] = {
+		{"{\"username\":", "malformed JSON"},
+		{"[]", "username"},
+		{"{\"allKeys\":[]}", "username"},
+		{"{\"username\":\"\",\"allKeys\":[]}", "username"},
+		{"{\"username\":7,\"allKeys\":[]}", "username"},
+		{"{\"username\":\"alice\\nFAKE LOG LINE\",\"allKeys\":[]}", "username"},
+		{"{\"username\":\"alice\",\"allKeys\":{}}", "allKeys must be an array"},
+		{"{\"username\":\"alice\",\"allKeys\":[\"" SSH_KEY "\"]}", "allKeys item 1"},
+		{"{\"username\":\"alice\",\"allKeys\":[{\"specification\":{\"key\":1}}]}",
+		 "allKeys item 1"},
+	};
+	g_autoptr(Reply) no_token =
+		request_full(f, "POST", KEY_UPLOADED, NULL, "{\"username\":\"alice\"}", 20, FALSE);
+	g_autofree gchar *provider =
+		ucv_test_signer_mint_provider_token(core_signer, "example", 600);
+	g_autoptr(Reply) provider_token =
+		request_with_token(f, KEY_UPLOADED, provider, "{\"username\":\"alice\"}");
+	g_autoptr(Reply) get = request(f, "GET", KEY_UPLOADED, NULL);
+
+	/* like every call: Core's token and nothing else */
+	assert_error_reply(no_token, 401, NULL, NULL);
+	assert_error_reply(provider_token, 401, NULL, NULL);
+	assert_error_reply(get, 405, NULL, NULL);
+	for (guint i = 0; i < G_N_ELEMENTS(bad); i++) {
+		g_autoptr(Reply) reply = request(f, "POST", KEY_UPLOADED, bad[i].body);
+		assert_error_reply(reply, 400, bad[i].why, NULL);
+	}
+}
+
 static void
 test_listen_in_use(Fixture *f, gconstpointer data)
 {
@@ -909,6 +1034,8 @@ main(int argc, char **argv)
 	ADD("/server/dynamic-parameters", test_dynamic_parameters);
 	ADD("/server/update-acl", test_update_acl);
 	ADD("/server/terminate", test_terminate);
+	ADD("/server/ssh/key-uploaded", test_ssh_key_uploaded);
+	ADD("/server/ssh/key-uploaded/errors", test_ssh_key_uploaded_errors);
 	ADD("/server/listen/in-use", test_listen_in_use);
 	ADD("/server/listen/addresses", test_listen_addresses);
 	rc = g_test_run();

@@ -317,13 +317,13 @@ test_store_insert_lookup_list(void)
 	g_assert_no_error(error);
 	g_assert_null(missing);
 
-	active = ucv_store_list_jobs(store, FALSE, &error);
+	active = ucv_store_list_jobs(store, UCV_STORE_JOBS_ACTIVE, &error);
 	g_assert_no_error(error);
 	g_assert_cmpuint(active->len, ==, 2);
 	g_assert_cmpstr(((UcvStoredJob *)g_ptr_array_index(active, 0))->job->id, ==, "a");
 	g_assert_cmpstr(((UcvStoredJob *)g_ptr_array_index(active, 1))->job->id, ==, "c");
 
-	all = ucv_store_list_jobs(store, TRUE, &error);
+	all = ucv_store_list_jobs(store, UCV_STORE_JOBS_ALL, &error);
 	g_assert_no_error(error);
 	g_assert_cmpuint(all->len, ==, 3);
 	g_assert_cmpstr(((UcvStoredJob *)g_ptr_array_index(all, 1))->job->id, ==, "b");
@@ -346,7 +346,7 @@ test_store_insert_all_or_nothing(void)
 	g_assert_false(ucv_store_insert_jobs(store, jobs, &error));
 	g_assert_error(error, UCV_ERROR, UCV_ERROR_INVALID);
 
-	all = ucv_store_list_jobs(store, TRUE, &error);
+	all = ucv_store_list_jobs(store, UCV_STORE_JOBS_ALL, &error);
 	g_assert_cmpuint(all->len, ==, 1);
 	g_assert_cmpstr(((UcvStoredJob *)g_ptr_array_index(all, 0))->job->id, ==, "existing");
 }
@@ -554,6 +554,29 @@ test_store_domains(void)
 	g_assert_cmpuint(other->len, ==, 1);
 }
 
+/* A sweep sees active jobs and finished ones still holding domains, never the whole history. */
+static void
+test_store_list_for_sweep(void)
+{
+	g_autoptr(UcvStore) store = open_memory_store();
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GPtrArray) listed = NULL;
+
+	insert_one(store, "running");
+	insert_one(store, "done-clean");
+	insert_one(store, "done-leftover");
+	record_state(store, "done-clean", UCV_JOB_STATE_SUCCESS, NULL);
+	record_state(store, "done-leftover", UCV_JOB_STATE_FAILURE, NULL);
+	g_assert_true(ucv_store_add_domain(store, "done-leftover", 0, "ucloud-x-0", &error));
+
+	listed = ucv_store_list_jobs(store, UCV_STORE_JOBS_ACTIVE_OR_WITH_DOMAINS, &error);
+	g_assert_no_error(error);
+	g_assert_cmpuint(listed->len, ==, 2);
+	g_assert_cmpstr(((UcvStoredJob *)g_ptr_array_index(listed, 0))->job->id, ==, "running");
+	g_assert_cmpstr(((UcvStoredJob *)g_ptr_array_index(listed, 1))->job->id, ==,
+			"done-leftover");
+}
+
 static void
 test_store_hostile_text_verbatim(void)
 {
@@ -586,7 +609,7 @@ test_store_hostile_text_verbatim(void)
 
 	names = ucv_store_list_domains(store, "job-1", &error);
 	g_assert_cmpstr(g_ptr_array_index(names, 0), ==, HOSTILE_TEXT);
-	all = ucv_store_list_jobs(store, TRUE, &error);
+	all = ucv_store_list_jobs(store, UCV_STORE_JOBS_ALL, &error);
 	g_assert_cmpuint(all->len, ==, 1);
 }
 
@@ -610,6 +633,7 @@ main(int argc, char **argv)
 	g_test_add_func("/store/update/final-is-final", test_store_final_state_is_final);
 	g_test_add_func("/store/outbox/order", test_store_outbox_order);
 	g_test_add_func("/store/domains", test_store_domains);
+	g_test_add_func("/store/jobs/list-for-sweep", test_store_list_for_sweep);
 	g_test_add_func("/store/hostile-text", test_store_hostile_text_verbatim);
 
 	return g_test_run();
