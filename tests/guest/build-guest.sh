@@ -11,8 +11,12 @@
 #   debs/, cache/          downloaded packages and their extracted trees (a rebuild reuses them)
 #
 # Guest behaviour: prints "ucloud-virt-guest: ready hostname=<name>" on ttyS0 once its drivers are
-# loaded, then keeps a root shell (prompt "ucv# ") on ttyS0. `poweroff -f` powers it off. Kernel
-# command line knobs: ucv.poweroff=N (power off after N seconds), ucv.hostname=NAME. Without
+# loaded, then keeps a root shell (prompt "ucv# ") on ttyS0. `poweroff -f` powers it off. The ACPI
+# power button (what `virsh shutdown` presses by default) is handled by busybox acpid, started
+# before the ready line: it prints "ucloud-virt-guest: powering off" on ttyS0 and powers off through
+# busybox init (processes signalled, sync), so the hypervisor sees a guest-initiated power-off;
+# should init not act on the request, the handler forces it (`poweroff -f`). Kernel command line
+# knobs: ucv.poweroff=N (power off after N seconds), ucv.hostname=NAME. Without
 # ucv.hostname the name comes from a NoCloud seed (ISO9660 labelled cidata on a virtio disk or a
 # virtio-scsi CD-ROM: local-hostname in meta-data), else "ucv-test-guest". With a seed, the guest
 # mounts it read-only on /mnt/seed and, before the ready line, prints
@@ -24,9 +28,10 @@ readonly MARKER_PREFIX="ucloud-virt-guest:"
 readonly KERNEL_META="linux-image-cloud-amd64"
 readonly BASE_CMDLINE="console=ttyS0 quiet"
 # pvpanic_mmio drives <panic model='isa'/>, pvpanic_pci <panic model='pvpanic'/>; virtio_scsi, sr_mod
-# and isofs read a NoCloud seed CD-ROM (the cloud kernel has no AHCI, so no SATA CD-ROMs).
+# and isofs read a NoCloud seed CD-ROM (the cloud kernel has no AHCI, so no SATA CD-ROMs); button
+# turns the ACPI power button into an input device and evdev gives acpid its /dev/input/event*.
 readonly MODULES=(virtio_pci virtio_blk virtio_console virtio_net virtio_rng pvpanic pvpanic_mmio
-	pvpanic_pci virtio_scsi sr_mod isofs)
+	pvpanic_pci virtio_scsi sr_mod isofs button evdev)
 readonly PACKAGES=(dosfstools mtools syslinux syslinux-common qemu-utils kmod cpio gzip xz-utils
 	zstd util-linux)
 
@@ -181,7 +186,8 @@ add_module() {
 write_init() {
 	cat >"$INITRAMFS/init" <<'EOF'
 #!/bin/sh
-# PID 1 setup of the ucloud-virt test guest: mounts, drivers, hostname, ready marker, then busybox init.
+# PID 1 setup of the ucloud-virt test guest: mounts, drivers, power button, hostname, ready marker,
+# then busybox init.
 /bin/busybox --install -s /bin
 export PATH=/bin:/sbin
 export HOME=/root
@@ -209,6 +215,16 @@ for port in /sys/class/virtio-ports/*; do
 	[ -n "$name" ] || continue
 	mkdir -p /dev/virtio-ports
 	ln -sf "../${port##*/}" "/dev/virtio-ports/$name"
+done
+
+# With no action or map file, busybox acpid maps the power button (KEY_POWER from the button
+# driver's input device) to PWRF and runs PWRF/00000080 in its config directory. It opens the event
+# devices only once, at start, so the drivers must be loaded by now; it writes its pid file after
+# opening them, so waiting for that file means a shutdown request after the ready line is not lost.
+acpid -c /etc/acpi -l /run/acpid.log -p /run/acpid.pid
+for _ in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
+	[ -e /run/acpid.pid ] && break
+	usleep 100000
 done
 
 poweroff_after=
@@ -291,6 +307,19 @@ fi
 exec /bin/init
 EOF
 	chmod 755 "$INITRAMFS/init"
+
+	mkdir -p "$INITRAMFS/etc/acpi/PWRF"
+	cat >"$INITRAMFS/etc/acpi/PWRF/00000080" <<'EOF'
+#!/bin/sh
+# Run by acpid when the ACPI power button is pressed: an orderly power-off through busybox init,
+# which signals every process (this one too) and syncs before powering off.
+echo "ucloud-virt-guest: powering off" >/dev/ttyS0
+poweroff || exec poweroff -f
+# Still alive: init took the request but never got to the power-off.
+sleep 15
+exec poweroff -f
+EOF
+	chmod 755 "$INITRAMFS/etc/acpi/PWRF/00000080"
 
 	cat >"$INITRAMFS/etc/inittab" <<'EOF'
 ttyS0::respawn:-/bin/sh

@@ -127,6 +127,42 @@ test_admin_destroy(void)
 	g_assert_false(ucv_harness_domain_exists(h, job_id, 0));
 }
 
+/* An admin's `virsh shutdown` (the ACPI power button): the guest powers itself off, which is the
+ * job ending normally, so SUCCESS and nothing after it. */
+static void
+test_admin_shutdown(void)
+{
+	g_autoptr(UcvHarness) h = ucv_harness_new();
+	g_autofree gchar *job_id = ucv_harness_new_job_id();
+	g_autofree gchar *name = g_strdup_printf("ucloud-%s-0", job_id);
+	g_autofree gchar *status = NULL;
+	g_autofree gchar *states = NULL;
+	virDomainPtr domain;
+	gint64 pressed;
+
+	ucv_harness_create_job(h, job_id, 1);
+	/* the guest handles the power button from its ready line on; earlier presses are lost */
+	ucv_harness_wait_console(h, job_id, 0, GUEST_MARKER, BOOT_TIMEOUT_S);
+	g_free(ucv_harness_wait_state(h, job_id, "RUNNING", 30));
+	domain = virDomainLookupByName(h->conn, name);
+	g_assert_nonnull(domain);
+	pressed = g_get_monotonic_time();
+	g_assert_cmpint(virDomainShutdown(domain), ==, 0);
+	virDomainFree(domain);
+
+	status = ucv_harness_wait_state(h, job_id, "SUCCESS", 60);
+	g_test_message("shutdown to SUCCESS: %.1f s",
+		       (g_get_monotonic_time() - pressed) / (gdouble)G_USEC_PER_SEC);
+	/* the guest's own power-off, not a destroy */
+	g_assert_nonnull(strstr(status, "powered off"));
+	for (guint i = 0; i < 50 && ucv_harness_domain_exists(h, job_id, 0); i++)
+		ucv_harness_spin(100);
+	g_assert_false(ucv_harness_domain_exists(h, job_id, 0));
+	ucv_harness_spin(500);
+	states = ucv_harness_states_of(h, job_id);
+	g_assert_cmpstr(states, ==, "RUNNING,SUCCESS");
+}
+
 /* An admin's `virsh managedsave`: SUSPENDED; `virsh start` restores it: RUNNING again. */
 static void
 test_admin_managed_save(void)
@@ -373,6 +409,7 @@ main(int argc, char **argv)
 	g_test_add_func("/vm/daemon-killed", test_daemon_killed);
 	g_test_add_func("/vm/daemon-stopped-cleanly", test_daemon_stopped_cleanly);
 	g_test_add_func("/vm/admin-destroy", test_admin_destroy);
+	g_test_add_func("/vm/admin-shutdown", test_admin_shutdown);
 	g_test_add_func("/vm/admin-managed-save", test_admin_managed_save);
 	g_test_add_func("/vm/domain-vanished", test_domain_vanished);
 	g_test_add_func("/vm/bad-image", test_bad_image);
