@@ -8,6 +8,7 @@
 #include "api/ucv-dynamic-parameters.h"
 #include "api/ucv-integration-api.h"
 #include "api/ucv-jobs-api.h"
+#include "api/ucv-ssh-keys-api.h"
 #include "api/ucv-utilization-api.h"
 
 /* Core also polls retrieveProducts of files, ingresses, network IPs, licenses and private
@@ -36,6 +37,8 @@ static const UcvRoute ucv_routes[] = {
 	{"GET", "/ucloud/{id}/integration/retrieveManifest", ucv_integration_api_retrieve_manifest,
 	 TRUE, NULL},
 	{"POST", "/ucloud/{id}/integration/init", ucv_integration_api_init, TRUE, NULL},
+	/* a user's key set changed (sent on upload and on delete alike) */
+	{"POST", "/ucloud/{id}/ssh/keyUploaded", ucv_ssh_keys_api_key_uploaded, TRUE, NULL},
 };
 
 struct _UcvRouteTable {

@@ -42,6 +42,14 @@ gboolean ucv_engine_extend_jobs(UcvEngine *self, GPtrArray *job_ids, GArray *add
  * machines of active jobs are found by a reconciliation. */
 gboolean ucv_engine_verify_jobs(UcvEngine *self, GPtrArray *jobs, GError **error);
 
+/* Core's ssh/keyUploaded: `username`'s SSH keys are now `keys` (NULL when Core did not send
+ * them: each job then asks Core, as provisioning does). The cloud-init seed of every machine of
+ * the user's active jobs with SSH enabled is rewritten with those keys, in the background and in
+ * turn with the job's other operations; the machines keep running. Keys that are not single-line
+ * OpenSSH public keys are left out. *n_jobs (may be NULL) is the number of jobs queued. */
+gboolean ucv_engine_refresh_ssh_keys(UcvEngine *self, const gchar *username,
+				     const gchar *const *keys, guint *n_jobs, GError **error);
+
 /* GPtrArray of UcvProduct (owned by the engine). */
 GPtrArray *ucv_engine_get_products(UcvEngine *self);
 const UcvFeatures *ucv_engine_get_features(UcvEngine *self);

@@ -6,10 +6,12 @@
 #include <string.h>
 
 #include "engine/ucv-engine.h"
+#include "engine/ucv-job-files.h"
 #include "engine/ucv-store.h"
 #include "model/ucv-error.h"
 #include "ucloud/ucv-core-client.h"
 #include "virt/ucv-domain-xml.h"
+#include "ucv-fake-core.h"
 #include "virt/ucv-hypervisor.h"
 
 #define TEST_URI       "test:///default"
@@ -32,6 +34,7 @@ typedef struct {
 	UcvConfig *config;
 	GPtrArray *products;
 	UcvCoreClient *core;
+	UcvFakeCore *fake_core; /* only for tests that need Core to answer */
 	/* a connection of our own: it keeps test:///default's domains alive across engine
 	 * restarts and plays the administrator who acts outside UCloud */
 	virConnectPtr admin;
@@ -227,7 +230,7 @@ static guint
 count_jobs(Fixture *f)
 {
 	g_autoptr(GError) error = NULL;
-	g_autoptr(GPtrArray) jobs = ucv_store_list_jobs(f->store, TRUE, &error);
+	g_autoptr(GPtrArray) jobs = ucv_store_list_jobs(f->store, UCV_STORE_JOBS_ALL, &error);
 
 	g_assert_no_error(error);
 	return jobs->len;
@@ -532,6 +535,7 @@ fixture_tear_down(Fixture *f, gconstpointer data)
 	/* the last connection to test:///default takes its domains with it */
 	g_clear_pointer(&f->admin, virConnectClose);
 	g_clear_object(&f->core);
+	g_clear_object(&f->fake_core);
 	g_clear_pointer(&f->products, g_ptr_array_unref);
 	g_clear_pointer(&f->config, ucv_config_free);
 	g_clear_pointer(&f->idle_counts, g_hash_table_unref);
@@ -1359,6 +1363,254 @@ test_disk_size_out_of_range(Fixture *f, gconstpointer data)
 	g_assert_cmpuint(count_jobs(f), ==, 0);
 }
 
+/* --- SSH keys ---------------------------------------------------------------------------- */
+
+/* A public key in OpenSSH form whose blob is a well-formed ssh-ed25519 key made of `fill`. */
+static gchar *
+make_key(guchar fill, const gchar *comment)
+{
+	guchar blob[4 + 11 + 4 + 32] = {0,   0,   0,   11,  's', 's', 'h', '-', 'e', 'd',
+					'2', '5', '5', '1', '9', 0,   0,   0,   32};
+	g_autofree gchar *encoded = NULL;
+
+	memset(blob + 19, fill, 32);
+	encoded = g_base64_encode(blob, sizeof(blob));
+	return g_strdup_printf("ssh-ed25519 %s %s", encoded, comment);
+}
+
+/* A job of `owner` with `replicas` machines and sshEnabled set as asked. */
+static UcvJob *
+make_ssh_job(const gchar *id, const gchar *owner, guint replicas, gboolean ssh)
+{
+	g_autofree gchar *resolved = resolved_application("VIRTUAL_MACHINE", IMAGE);
+	g_autofree gchar *json = job_json_full(id, replicas, PRODUCT, resolved);
+	g_auto(GStrv) by_owner = g_strsplit(json, "tester#1234", 2);
+	g_autofree gchar *owned = g_strjoinv(owner, by_owner);
+	g_auto(GStrv) by_ssh = g_strsplit(owned, "\"sshEnabled\":false", 2);
+	g_autofree gchar *changed =
+		g_strjoinv(ssh ? "\"sshEnabled\":true" : "\"sshEnabled\":false", by_ssh);
+	g_autoptr(GError) error = NULL;
+	UcvJob *job = ucv_job_new_from_string(changed, &error);
+
+	g_assert_no_error(error);
+	g_assert_cmpstr(job->created_by, ==, owner);
+	g_assert_true(job->ssh_enabled == ssh);
+	return job;
+}
+
+/* A daemon start with a Core that answers: browseSshKeys returns the keys added to it. */
+static void
+engine_restart_with_fake_core(Fixture *f)
+{
+	g_autofree gchar *dir = g_build_filename(f->tmp_dir, "core", NULL);
+	g_autoptr(GError) error = NULL;
+
+	engine_stop(f);
+	g_assert_cmpint(g_mkdir_with_parents(dir, 0700), ==, 0);
+	f->fake_core = ucv_fake_core_new(dir, &error);
+	g_assert_no_error(error);
+	g_assert_true(ucv_fake_core_listen(f->fake_core, 0, &error));
+	g_assert_no_error(error);
+	g_clear_object(&f->core);
+	f->core = ucv_core_client_new(ucv_fake_core_get_url(f->fake_core),
+				      ucv_fake_core_get_refresh_token(f->fake_core));
+	engine_start(f);
+}
+
+/* The user-data of the rank's cloud-init seed, as the guest will read it. */
+static gchar *
+seed_user_data(Fixture *f, const gchar *job_id, guint rank)
+{
+	g_autofree gchar *iso = ucv_job_files_seed(f->config->state_dir, job_id, rank);
+	const gchar *argv[] = {"isoinfo", "-R", "-i", iso, "-x", "/user-data", NULL};
+	g_autoptr(GError) error = NULL;
+	gchar *out = NULL;
+	gint status = 0;
+
+	g_spawn_sync(NULL, (gchar **)argv, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_STDERR_TO_DEV_NULL,
+		     NULL, NULL, &out, NULL, &status, &error);
+	g_assert_no_error(error);
+	g_spawn_check_wait_status(status, &error);
+	g_assert_no_error(error);
+	return out;
+}
+
+/* The seed file's inode: a rewrite renames a new file over it. */
+static guint64
+seed_inode(Fixture *f, const gchar *job_id, guint rank)
+{
+	g_autofree gchar *iso = ucv_job_files_seed(f->config->state_dir, job_id, rank);
+	GStatBuf st;
+
+	g_assert_cmpint(g_stat(iso, &st), ==, 0);
+	return (guint64)st.st_ino;
+}
+
+static gint
+domain_id(Fixture *f, const gchar *name)
+{
+	virDomainPtr dom = virDomainLookupByName(f->admin, name);
+	gint id;
+
+	g_assert_nonnull(dom);
+	id = (gint)virDomainGetID(dom);
+	virDomainFree(dom);
+	return id;
+}
+
+static void
+assert_seed_has_key(Fixture *f, const gchar *job_id, guint rank, const gchar *key, gboolean has)
+{
+	g_autofree gchar *user_data = seed_user_data(f, job_id, rank);
+	g_autofree gchar *quoted = g_strdup_printf("\n      - \"%s\"\n", key);
+
+	if ((strstr(user_data, quoted) != NULL) != has)
+		g_error("the seed of %s rank %u %s key %s:\n%s", job_id, rank,
+			has ? "lacks" : "still has", key, user_data);
+}
+
+/* No line of the user-data starts a key of its own except those the provider writes. */
+static void
+assert_no_injection(const gchar *user_data)
+{
+	g_auto(GStrv) lines = g_strsplit(user_data, "\n", -1);
+
+	for (guint i = 0; lines[i] != NULL; i++) {
+		g_assert_false(g_str_has_prefix(lines[i], "runcmd:"));
+		g_assert_false(g_str_has_prefix(lines[i], "ssh_pwauth: true"));
+		g_assert_null(strstr(lines[i], "pwned"));
+	}
+}
+
+/* keyUploaded with the keys in the body: the seeds of every machine of the user's running jobs
+ * with SSH get exactly those keys, the machines keep running, and nobody else's seed changes. */
+static void
+test_ssh_keys_uploaded(Fixture *f, gconstpointer data)
+{
+	g_autofree gchar *old_key = make_key(1, "old@laptop");
+	g_autofree gchar *new_key = make_key(2, "new@laptop");
+	/* a printable comment stays inside its YAML scalar */
+	g_autofree gchar *odd_key = make_key(3, "evil\" ssh_pwauth: true");
+	/* a line break could start new cloud-config: such a key is left out */
+	g_autofree gchar *valid_start = make_key(4, "x");
+	g_autofree gchar *hostile_key =
+		g_strconcat(valid_start, "\nruncmd:\n  - [\"touch\", \"/pwned\"]", NULL);
+	const gchar *keys[] = {new_key, odd_key, hostile_key, NULL};
+	g_autoptr(GPtrArray) jobs = NULL;
+	g_autoptr(GError) error = NULL;
+	g_autofree gchar *user_data = NULL;
+	guint64 plain_inode, other_inode;
+	gint id0, id1;
+	guint n_jobs = 99;
+
+	engine_restart_with_fake_core(f);
+	ucv_fake_core_add_ssh_key(f->fake_core, "old", old_key);
+	jobs = job_list(make_ssh_job("eng-s1", "tester#1234", 2, TRUE),
+			make_ssh_job("eng-s2", "tester#1234", 1, FALSE),
+			make_ssh_job("eng-s3", "other#5678", 1, TRUE), NULL);
+	create_ok(f, jobs);
+	for (guint i = 0; i < jobs->len; i++) {
+		UcvJob *job = g_ptr_array_index(jobs, i);
+		wait_state(f, job->id, UCV_JOB_STATE_RUNNING);
+		wait_idle_count(f, job->id, 1);
+	}
+	assert_seed_has_key(f, "eng-s1", 0, old_key, TRUE);
+	assert_seed_has_key(f, "eng-s1", 1, old_key, TRUE);
+	assert_seed_has_key(f, "eng-s3", 0, old_key, TRUE);
+	user_data = seed_user_data(f, "eng-s2", 0);
+	g_assert_nonnull(strstr(user_data, "ssh_authorized_keys: []\n"));
+	plain_inode = seed_inode(f, "eng-s2", 0);
+	other_inode = seed_inode(f, "eng-s3", 0);
+	id0 = domain_id(f, "ucloud-eng-s1-0");
+	id1 = domain_id(f, "ucloud-eng-s1-1");
+
+	g_test_expect_message("ucv-engine", G_LOG_LEVEL_WARNING,
+			      "keyUploaded for tester#1234: key 2 is not*");
+	g_assert_true(ucv_engine_refresh_ssh_keys(f->engine, "tester#1234", keys, &n_jobs, &error));
+	g_assert_no_error(error);
+	g_test_assert_expected_messages();
+	g_assert_cmpuint(n_jobs, ==, 1);
+	wait_idle_count(f, "eng-s1", 2);
+
+	for (guint rank = 0; rank < 2; rank++) {
+		g_autofree gchar *seed = seed_user_data(f, "eng-s1", rank);
+		assert_seed_has_key(f, "eng-s1", rank, new_key, TRUE);
+		assert_seed_has_key(f, "eng-s1", rank, old_key, FALSE);
+		g_assert_nonnull(strstr(seed, "\"ssh-ed25519 "));
+		g_assert_nonnull(strstr(seed, " evil\\\" ssh_pwauth: true\"\n"));
+		assert_no_injection(seed);
+	}
+	/* the machines were not touched: same domains, still running, nothing told to Core */
+	g_assert_true(domain_is_active(f, "ucloud-eng-s1-0"));
+	g_assert_true(domain_is_active(f, "ucloud-eng-s1-1"));
+	g_assert_cmpint(domain_id(f, "ucloud-eng-s1-0"), ==, id0);
+	g_assert_cmpint(domain_id(f, "ucloud-eng-s1-1"), ==, id1);
+	assert_state(f, "eng-s1", UCV_JOB_STATE_RUNNING);
+	/* other users' jobs and jobs without SSH keep their seeds */
+	g_assert_cmpuint(seed_inode(f, "eng-s2", 0), ==, plain_inode);
+	g_assert_cmpuint(seed_inode(f, "eng-s3", 0), ==, other_inode);
+	assert_seed_has_key(f, "eng-s3", 0, old_key, TRUE);
+	assert_seed_has_key(f, "eng-s3", 0, new_key, FALSE);
+	g_assert_cmpuint(idle_count(f, "eng-s2"), ==, 1);
+	g_assert_cmpuint(idle_count(f, "eng-s3"), ==, 1);
+
+	/* a user without jobs here: nothing to do */
+	keys[2] = NULL;
+	g_assert_true(ucv_engine_refresh_ssh_keys(f->engine, "nobody#1", keys, &n_jobs, &error));
+	g_assert_cmpuint(n_jobs, ==, 0);
+}
+
+/* keyUploaded without keys in the body: each job asks Core, as provisioning does. */
+static void
+test_ssh_keys_fetched(Fixture *f, gconstpointer data)
+{
+	g_autofree gchar *old_key = make_key(5, "old@desk");
+	g_autofree gchar *new_key = make_key(6, "new@desk");
+	g_autoptr(GPtrArray) jobs = NULL;
+	g_autoptr(GError) error = NULL;
+	guint n_jobs = 0;
+
+	engine_restart_with_fake_core(f);
+	ucv_fake_core_add_ssh_key(f->fake_core, "old", old_key);
+	jobs = job_list(make_ssh_job("eng-s4", "tester#1234", 1, TRUE), NULL);
+	create_ok(f, jobs);
+	wait_state(f, "eng-s4", UCV_JOB_STATE_RUNNING);
+	wait_idle_count(f, "eng-s4", 1);
+	assert_seed_has_key(f, "eng-s4", 0, new_key, FALSE);
+
+	ucv_fake_core_add_ssh_key(f->fake_core, "new", new_key);
+	g_assert_true(ucv_engine_refresh_ssh_keys(f->engine, "tester#1234", NULL, &n_jobs, &error));
+	g_assert_no_error(error);
+	g_assert_cmpuint(n_jobs, ==, 1);
+	wait_idle_count(f, "eng-s4", 2);
+	assert_seed_has_key(f, "eng-s4", 0, old_key, TRUE);
+	assert_seed_has_key(f, "eng-s4", 0, new_key, TRUE);
+	g_assert_true(domain_is_active(f, "ucloud-eng-s4-0"));
+}
+
+/* A job that is being terminated is left alone; its cleanup still removes everything. */
+static void
+test_ssh_keys_terminating(Fixture *f, gconstpointer data)
+{
+	g_autofree gchar *key = make_key(7, "k");
+	const gchar *keys[] = {key, NULL};
+	g_autoptr(GPtrArray) jobs = NULL;
+	g_autoptr(GError) error = NULL;
+	guint n_jobs = 99;
+
+	engine_restart_with_fake_core(f);
+	jobs = job_list(make_ssh_job("eng-s5", "tester#1234", 1, TRUE), NULL);
+	create_ok(f, jobs);
+	wait_state(f, "eng-s5", UCV_JOB_STATE_RUNNING);
+	wait_idle_count(f, "eng-s5", 1);
+	terminate_ok(f, "eng-s5");
+	g_assert_true(ucv_engine_refresh_ssh_keys(f->engine, "tester#1234", keys, &n_jobs, &error));
+	g_assert_no_error(error);
+	g_assert_cmpuint(n_jobs, ==, 0);
+	wait_state(f, "eng-s5", UCV_JOB_STATE_SUCCESS);
+	wait_cleaned_up(f, "eng-s5");
+}
+
 /* --- admins and sweeps ----------------------------------------------------------------------- */
 
 static void
@@ -1637,5 +1889,8 @@ main(int argc, char **argv)
 	ADD("/engine/time/extend-unlimited-and-unknown", test_time_extend_unlimited_and_unknown);
 	ADD("/engine/time/default-limit", test_time_default_limit);
 	ADD("/engine/time/deadline-survives-restart", test_time_deadline_survives_restart);
+	ADD("/engine/ssh/keys-uploaded", test_ssh_keys_uploaded);
+	ADD("/engine/ssh/keys-fetched", test_ssh_keys_fetched);
+	ADD("/engine/ssh/keys-terminating", test_ssh_keys_terminating);
 	return g_test_run();
 }
