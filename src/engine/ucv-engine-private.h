@@ -23,6 +23,7 @@ struct _UcvEngine {
 	GCancellable *cancellable;
 	guint sweep_source; /* the periodic reconciliation */
 	UcvScheduler *scheduler;
+	GHashTable *foreign_domains; /* names already reported as belonging to no active job */
 };
 
 /* Logs with the job id (and domain, if any) as structured fields and in the text. */

@@ -374,6 +374,7 @@ ucv_engine_dispose(GObject *object)
 		}
 	}
 	g_clear_pointer(&self->runs, g_hash_table_unref);
+	g_clear_pointer(&self->foreign_domains, g_hash_table_unref);
 	g_clear_object(&self->sender);
 	g_clear_object(&self->scheduler);
 	g_clear_object(&self->images);
@@ -401,6 +402,7 @@ ucv_engine_init(UcvEngine *self)
 {
 	self->runs = g_hash_table_new_full(g_str_hash, g_str_equal, NULL,
 					   (GDestroyNotify)ucv_job_run_unref);
+	self->foreign_domains = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	self->cancellable = g_cancellable_new();
 	self->features.vm_enabled = TRUE;
 	self->features.vm_time_extension = TRUE;

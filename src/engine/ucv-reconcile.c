@@ -121,22 +121,34 @@ reconcile_finished_job(UcvEngine *self, UcvStoredJob *stored)
 }
 
 /* Domains with our metadata that belong to no active job: an admin's, or leftovers; never ours
- * to destroy blindly. */
+ * to destroy blindly. Each is reported once, not on every sweep. */
 static void
-report_foreign_domains(UcvEngine *self, GPtrArray *infos)
+report_foreign_domains(UcvEngine *self, GPtrArray *infos, GPtrArray *jobs)
 {
+	g_autoptr(GHashTable) active = g_hash_table_new(g_str_hash, g_str_equal);
+	g_autoptr(GHashTable) seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+
+	for (guint i = 0; i < jobs->len; i++) {
+		UcvStoredJob *stored = g_ptr_array_index(jobs, i);
+		if (!ucv_job_state_is_final(stored->state))
+			g_hash_table_add(active, stored->job->id);
+	}
 	for (guint i = 0; i < infos->len; i++) {
 		UcvDomainInfo *info = g_ptr_array_index(infos, i);
-		g_autoptr(UcvStoredJob) stored =
-			ucv_store_lookup_job(self->store, info->job_id, NULL);
 
-		if (stored != NULL && !ucv_job_state_is_final(stored->state))
+		if (g_hash_table_contains(active, info->job_id))
+			continue;
+		g_hash_table_add(seen, g_strdup(info->name));
+		if (g_hash_table_contains(self->foreign_domains, info->name))
 			continue;
 		ucv_job_log(G_LOG_LEVEL_MESSAGE, info->job_id, info->name,
 			    "domain %s carries metadata of job %s, which is not active here; left "
 			    "alone",
 			    info->name, info->job_id);
 	}
+	/* a domain that goes away and comes back is reported again */
+	g_clear_pointer(&self->foreign_domains, g_hash_table_unref);
+	self->foreign_domains = g_steal_pointer(&seen);
 }
 
 /* One reconciliation: the domains as listed at `listed_us` against the store. */
@@ -163,6 +175,7 @@ on_domains_listed(GObject *source, GAsyncResult *res, gpointer user_data)
 	g_autoptr(GPtrArray) jobs = NULL;
 	g_autoptr(GHashTable) domains = g_hash_table_new(g_str_hash, g_str_equal);
 	g_autoptr(GError) error = NULL;
+	gint64 listed_until_us = g_get_monotonic_time();
 
 	infos = ucv_hypervisor_list_domains_finish(UCV_HYPERVISOR(source), res, &error);
 	if (infos == NULL) {
@@ -187,9 +200,11 @@ on_domains_listed(GObject *source, GAsyncResult *res, gpointer user_data)
 		else
 			reconcile_job(self, stored, domains, helper->listed_us);
 	}
-	report_foreign_domains(self, infos);
-	g_info("reconciled %u job(s) against %u domain(s) in %.1f ms", jobs->len, infos->len,
-	       (g_get_monotonic_time() - helper->listed_us) / 1000.0);
+	report_foreign_domains(self, infos, jobs);
+	g_info("reconciled %u job(s) against %u domain(s) in %.1f ms (%.1f ms of it listing "
+	       "domains, off the main loop)",
+	       jobs->len, infos->len, (g_get_monotonic_time() - helper->listed_us) / 1000.0,
+	       (listed_until_us - helper->listed_us) / 1000.0);
 }
 
 void

@@ -3,35 +3,11 @@
 
 #include <glib/gstdio.h>
 
+#include "ucv-bench.h"
 #include "ucv-harness.h"
 
 #define ROUNDS           5
 #define LATENCY_REQUESTS 200
-
-static gint
-compare_doubles(gconstpointer a, gconstpointer b)
-{
-	gdouble x = *(const gdouble *)a;
-	gdouble y = *(const gdouble *)b;
-
-	return (x > y) - (x < y);
-}
-
-static gdouble
-percentile(GArray *values, gdouble p)
-{
-	guint index;
-
-	g_array_sort(values, compare_doubles);
-	index = (guint)(p * (values->len - 1) + 0.5);
-	return g_array_index(values, gdouble, index);
-}
-
-static gdouble
-seconds_since(gint64 start_us)
-{
-	return (g_get_monotonic_time() - start_us) / (gdouble)G_USEC_PER_SEC;
-}
 
 static void
 copy_file(const gchar *from_dir, const gchar *name, const gchar *to_dir)
@@ -59,7 +35,7 @@ provider_round(UcvHarness *h, gdouble *elapsed)
 
 	ucv_harness_create_job(h, job_id, 1);
 	g_free(ucv_harness_wait_state(h, job_id, "RUNNING", 120));
-	*elapsed = seconds_since(start);
+	*elapsed = ucv_bench_seconds_since(start);
 	domain = virDomainLookupByName(h->conn, name);
 	g_assert_nonnull(domain);
 	xml = virDomainGetXMLDesc(domain, VIR_DOMAIN_XML_INACTIVE);
@@ -99,7 +75,7 @@ bare_round(UcvHarness *h, const gchar *provider_xml, guint round)
 	cmd = g_strdup_printf("qemu-img create -q -f qcow2 -F qcow2 -b %s %s", base, disk);
 	g_assert_true(g_spawn_command_line_sync(cmd, NULL, NULL, NULL, NULL));
 	domain = virDomainCreateXML(h->conn, xml, 0);
-	elapsed = seconds_since(start);
+	elapsed = ucv_bench_seconds_since(start);
 	if (domain == NULL)
 		g_error("virDomainCreateXML: %s", virGetLastErrorMessage());
 	virDomainDestroy(domain);
@@ -124,8 +100,8 @@ bench_create_to_running(void)
 		elapsed = bare_round(h, xml, round);
 		g_array_append_val(bare, elapsed);
 	}
-	p50_provider = percentile(provider, 0.5);
-	p50_bare = percentile(bare, 0.5);
+	p50_provider = ucv_bench_percentile(provider, 0.5);
+	p50_bare = ucv_bench_percentile(bare, 0.5);
 	g_print("create -> RUNNING at Core, median of %u: provider %.3f s, bare "
 		"virDomainCreateXML %.3f s, ratio %.2f\n",
 		ROUNDS, p50_provider, p50_bare, p50_provider / p50_bare);
@@ -144,7 +120,7 @@ create_latencies(UcvHarness *h, guint requests, gboolean paced)
 		gdouble ms;
 
 		ucv_harness_create_job(h, job_id, 1);
-		ms = seconds_since(start) * 1000.0;
+		ms = ucv_bench_seconds_since(start) * 1000.0;
 		g_array_append_val(latencies, ms);
 		if (paced)
 			g_free(ucv_harness_wait_state(h, job_id, "RUNNING", 30));
@@ -165,8 +141,9 @@ bench_create_latency(void)
 	g_print("create request -> response, %u requests each (libvirt test driver):\n"
 		"  one at a time: p50 %.2f ms, p99 %.2f ms\n"
 		"  back to back, provisioning piling up behind: p50 %.2f ms, p99 %.2f ms\n",
-		LATENCY_REQUESTS, percentile(paced, 0.5), percentile(paced, 0.99),
-		percentile(burst, 0.5), percentile(burst, 0.99));
+		LATENCY_REQUESTS, ucv_bench_percentile(paced, 0.5),
+		ucv_bench_percentile(paced, 0.99), ucv_bench_percentile(burst, 0.5),
+		ucv_bench_percentile(burst, 0.99));
 }
 
 int

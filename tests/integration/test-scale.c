@@ -7,25 +7,8 @@
 
 #define JOBS 1000
 
-/* A host big enough for JOBS one-vCPU, 1 GiB machines once CPUs are overbooked 20 times. */
-static const gchar *big_node_xml = "<node><cpu><mhz>2000</mhz><model>x86_64</model>"
-				   "<active>64</active><max>64</max><nodes>1</nodes>"
-				   "<sockets>4</sockets><cores>8</cores><threads>2</threads></cpu>"
-				   "<memory>2147483648</memory></node>";
-
 static const gchar *scale_config = "[scheduler]\ncpu-overcommit = 20\n"
 				   "[libvirt]\nreconcile-interval = 2\n";
-
-static gchar *
-write_big_node(const gchar *dir)
-{
-	g_autofree gchar *path = g_build_filename(dir, "node.xml", NULL);
-	g_autoptr(GError) error = NULL;
-
-	g_file_set_contents(path, big_node_xml, -1, &error);
-	g_assert_no_error(error);
-	return g_strdup_printf("test://%s", path);
-}
 
 static guint
 count_entries(const gchar *path)
@@ -43,9 +26,7 @@ count_entries(const gchar *path)
 static void
 test_thousand_jobs(void)
 {
-	g_autofree gchar *node_dir = g_dir_make_tmp("ucv-scale-XXXXXX", NULL);
-	g_autofree gchar *uri = write_big_node(node_dir);
-	g_autoptr(UcvHarness) h = ucv_harness_new_with_config(uri, scale_config);
+	g_autoptr(UcvHarness) h = ucv_harness_new_big_test_host(scale_config);
 	g_autoptr(GPtrArray) ids = g_ptr_array_new_with_free_func(g_free);
 	g_autofree gchar *jobs_dir = g_build_filename(h->state_dir, "jobs", NULL);
 	g_autofree gchar *full_sweep =
@@ -75,9 +56,6 @@ test_thousand_jobs(void)
 	g_free(ucv_harness_wait_log(h, &offset, "reconciled 0 job\\(s\\) against 0 domain\\(s\\)",
 				    120));
 	g_assert_cmpuint(count_entries(jobs_dir), ==, 0);
-	g_autofree gchar *node_file = g_build_filename(node_dir, "node.xml", NULL);
-	g_unlink(node_file);
-	g_rmdir(node_dir);
 }
 
 int

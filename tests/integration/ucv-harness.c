@@ -141,6 +141,26 @@ ucv_harness_new_with_config(const gchar *libvirt_uri, const gchar *extra_ini)
 	return self;
 }
 
+static const gchar *big_node_xml = "<node><cpu><mhz>2000</mhz><model>x86_64</model>"
+				   "<active>64</active><max>64</max><nodes>1</nodes>"
+				   "<sockets>4</sockets><cores>8</cores><threads>2</threads></cpu>"
+				   "<memory>2147483648</memory></node>";
+
+UcvHarness *
+ucv_harness_new_big_test_host(const gchar *extra_ini)
+{
+	g_autofree gchar *node_dir = g_dir_make_tmp("ucv-node-XXXXXX", NULL);
+	g_autofree gchar *node_file = g_build_filename(node_dir, "node.xml", NULL);
+	g_autofree gchar *uri = g_strdup_printf("test://%s", node_file);
+	UcvHarness *self;
+
+	g_assert_nonnull(node_dir);
+	write_file(node_file, big_node_xml);
+	self = ucv_harness_new_with_config(uri, extra_ini);
+	self->node_file = g_steal_pointer(&node_file);
+	return self;
+}
+
 void
 ucv_harness_reconnect_libvirt(UcvHarness *self)
 {
@@ -243,6 +263,12 @@ ucv_harness_free(UcvHarness *self)
 	g_free(self->base_url);
 	g_free(self->core_token);
 	g_free(self->extra_config);
+	if (self->node_file != NULL) {
+		g_autofree gchar *node_dir = g_path_get_dirname(self->node_file);
+		g_unlink(self->node_file);
+		g_rmdir(node_dir);
+		g_free(self->node_file);
+	}
 	g_free(self);
 }
 

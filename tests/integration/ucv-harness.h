@@ -24,6 +24,7 @@ typedef struct {
 	SoupSession *session;
 	virConnectPtr conn;
 	gchar *extra_config; /* appended to the daemon's config file */
+	gchar *node_file;    /* the test driver's host description, when the harness wrote one */
 } UcvHarness;
 
 /* Everything started; the test fails at once when the environment lacks the private libvirtd. */
@@ -33,6 +34,9 @@ UcvHarness *ucv_harness_new_for(const gchar *libvirt_uri);
 /* Either of the above (libvirt_uri NULL: the private libvirtd) with `extra_ini` appended to the
  * daemon's config, e.g. "[scheduler]\nreserved-memory = 4096\n". */
 UcvHarness *ucv_harness_new_with_config(const gchar *libvirt_uri, const gchar *extra_ini);
+/* libvirt's test driver (no private libvirtd) describing a host of 64 CPUs and 2 TiB, with
+ * `extra_ini` appended to the daemon's config: room for a thousand small machines. */
+UcvHarness *ucv_harness_new_big_test_host(const gchar *extra_ini);
 void ucv_harness_free(UcvHarness *self);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(UcvHarness, ucv_harness_free)
 
