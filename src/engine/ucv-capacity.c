@@ -127,7 +127,8 @@ ucv_engine_capacity_claim(UcvEngine *self, UcvJob *job)
 	if (product == NULL)
 		return;
 	needs = job_needs(product, job->replicas);
-	ucv_scheduler_claim(self->scheduler, job->id, needs.cpus, needs.memory_mib, needs.gpus);
+	ucv_scheduler_claim(self->scheduler, job->id, needs.cpus, needs.memory_mib, needs.gpus,
+			    NULL);
 }
 
 void
@@ -178,6 +179,22 @@ job_holds_host(UcvStoredJob *stored, GHashTable *domains)
 	return FALSE;
 }
 
+/* The GPUs the job's machines were given, rank by rank, as their metadata says. */
+static GStrv
+held_gpus(UcvStoredJob *stored, GHashTable *domains)
+{
+	g_autoptr(GStrvBuilder) builder = g_strv_builder_new();
+
+	for (guint rank = 0; rank < stored->job->replicas; rank++) {
+		g_autofree gchar *name = ucv_domain_name_for(stored->job->id, rank);
+		UcvDomainInfo *info = g_hash_table_lookup(domains, name);
+
+		if (info != NULL && info->gpu_devices != NULL)
+			g_strv_builder_addv(builder, (const gchar **)info->gpu_devices);
+	}
+	return g_strv_builder_end(builder);
+}
+
 void
 ucv_engine_capacity_reclaim(UcvEngine *self, GPtrArray *jobs, GHashTable *domains)
 {
@@ -186,14 +203,16 @@ ucv_engine_capacity_reclaim(UcvEngine *self, GPtrArray *jobs, GHashTable *domain
 	for (guint i = 0; i < jobs->len; i++) {
 		UcvStoredJob *stored = g_ptr_array_index(jobs, i);
 		UcvProduct *product = ucv_engine_find_product(self, stored->job->product_id);
+		g_auto(GStrv) gpus = NULL;
 		UcvJobNeeds needs;
 
 		if (ucv_job_state_is_final(stored->state) || product == NULL ||
 		    !job_holds_host(stored, domains))
 			continue;
 		needs = job_needs(product, stored->job->replicas);
+		gpus = held_gpus(stored, domains);
 		ucv_scheduler_claim(self->scheduler, stored->job->id, needs.cpus, needs.memory_mib,
-				    needs.gpus);
+				    needs.gpus, (const gchar *const *)gpus);
 	}
 	ucv_hypervisor_get_node_info_async(self->hypervisor, self->cancellable, on_node_info,
 					   g_object_ref(self));

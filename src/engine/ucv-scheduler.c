@@ -8,6 +8,7 @@
 #include <glib/gi18n.h>
 
 #include "model/ucv-error.h"
+#include "model/ucv-pci-address.h"
 
 /* overcommit ratios make fractional CPU capacity; compare with a little slack */
 #define UCV_CPU_EPSILON 1e-9
@@ -106,24 +107,64 @@ amount_fits(const UcvAmount *avail, const UcvSchedJob *job)
 }
 
 /* Hands out free pool addresses, as many as wanted and available. */
+/* Pool entries and metadata may spell an address differently (case): compare the numbers. */
+static gboolean
+same_pci_address(const gchar *a, const gchar *b)
+{
+	UcvPciAddress x, y;
+
+	if (!ucv_pci_address_parse(a, &x, NULL) || !ucv_pci_address_parse(b, &y, NULL))
+		return g_ascii_strcasecmp(a, b) == 0;
+	return x.domain == y.domain && x.bus == y.bus && x.slot == y.slot &&
+	       x.function == y.function;
+}
+
 static void
-take_gpus(UcvScheduler *self, UcvSchedJob *job)
+take_gpu(UcvScheduler *self, UcvSchedJob *job, const gchar *address)
+{
+	g_ptr_array_add(job->gpu_devices, g_strdup(address));
+	g_hash_table_insert(self->gpu_used, g_strdup(address), job->job_id);
+}
+
+/* The free pool entry that is `wanted`, or NULL. */
+static const gchar *
+free_pool_entry(UcvScheduler *self, const gchar *wanted)
+{
+	for (guint i = 0; i < self->gpu_pool->len; i++) {
+		const gchar *address = g_ptr_array_index(self->gpu_pool, i);
+		if (!g_hash_table_contains(self->gpu_used, address) &&
+		    same_pci_address(address, wanted))
+			return address;
+	}
+	return NULL;
+}
+
+/* `held` first (the devices a running machine has), then free ones from the pool in order. */
+static void
+take_gpus(UcvScheduler *self, UcvSchedJob *job, const gchar *const *held)
 {
 	job->gpu_devices = g_ptr_array_new_with_free_func(g_free);
+	for (guint i = 0; held != NULL && held[i] != NULL && job->gpu_devices->len < job->gpus;
+	     i++) {
+		const gchar *address = free_pool_entry(self, held[i]);
+		if (address != NULL)
+			take_gpu(self, job, address);
+		else
+			g_warning("job %s holds GPU %s, which is not free in the pool", job->job_id,
+				  held[i]);
+	}
 	for (guint i = 0; i < self->gpu_pool->len && job->gpu_devices->len < job->gpus; i++) {
 		const gchar *address = g_ptr_array_index(self->gpu_pool, i);
-		if (g_hash_table_contains(self->gpu_used, address))
-			continue;
-		g_ptr_array_add(job->gpu_devices, g_strdup(address));
-		g_hash_table_insert(self->gpu_used, g_strdup(address), job->job_id);
+		if (!g_hash_table_contains(self->gpu_used, address))
+			take_gpu(self, job, address);
 	}
 	g_ptr_array_add(job->gpu_devices, NULL);
 }
 
 static void
-admit(UcvScheduler *self, UcvSchedJob *job)
+admit(UcvScheduler *self, UcvSchedJob *job, const gchar *const *held_gpus)
 {
-	take_gpus(self, job);
+	take_gpus(self, job, held_gpus);
 	self->used_cpus += job->cpus;
 	self->used_memory_mib += job->memory_mib;
 	job->announced = -1;
@@ -186,7 +227,7 @@ schedule(UcvScheduler *self)
 			avail.cpus -= job->cpus;
 			avail.memory_mib -= job->memory_mib;
 			avail.gpus -= job->gpus;
-			admit(self, job);
+			admit(self, job, NULL);
 			g_array_append_val(events, event);
 		} else {
 			g_free(event.job_id);
@@ -322,7 +363,7 @@ ucv_scheduler_request(UcvScheduler *self, const gchar *job_id, guint cpus, guint
 
 void
 ucv_scheduler_claim(UcvScheduler *self, const gchar *job_id, guint cpus, guint64 memory_mib,
-		    guint gpus)
+		    guint gpus, const gchar *const *held_gpus)
 {
 	GList *link;
 
@@ -336,7 +377,7 @@ ucv_scheduler_claim(UcvScheduler *self, const gchar *job_id, guint cpus, guint64
 		sched_job_free(link->data);
 		g_queue_delete_link(&self->queue, link);
 	}
-	admit(self, sched_job_new(job_id, cpus, memory_mib, gpus));
+	admit(self, sched_job_new(job_id, cpus, memory_mib, gpus), held_gpus);
 	/* the queue shrank: positions may have moved */
 	schedule_and_announce(self, NULL);
 }

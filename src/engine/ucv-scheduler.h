@@ -50,9 +50,10 @@ gboolean ucv_scheduler_fits_host(UcvScheduler *self, guint cpus, guint64 memory_
 UcvSchedulerResult ucv_scheduler_request(UcvScheduler *self, const gchar *job_id, guint cpus,
 					 guint64 memory_mib, guint gpus, guint *jobs_ahead);
 /* A job that runs already (found after a restart): admitted even beyond capacity, with as many
- * free GPUs as it asks for. No-op for a job admitted already. */
+ * GPUs as it asks for: first those of `held_gpus` (the devices its machines have; may be NULL)
+ * that are free in the pool, then any free ones. No-op for a job admitted already. */
 void ucv_scheduler_claim(UcvScheduler *self, const gchar *job_id, guint cpus, guint64 memory_mib,
-			 guint gpus);
+			 guint gpus, const gchar *const *held_gpus);
 /* The job ended (or left the queue): its resources return and waiting jobs may start. */
 void ucv_scheduler_release(UcvScheduler *self, const gchar *job_id);
 

@@ -10,5 +10,6 @@ ucv_domain_info_free(UcvDomainInfo *info)
 		return;
 	g_free(info->name);
 	g_free(info->job_id);
+	g_strfreev(info->gpu_devices);
 	g_free(info);
 }

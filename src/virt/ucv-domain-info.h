@@ -12,6 +12,7 @@ typedef struct {
 	guint rank;
 	gboolean active;
 	gboolean has_managed_save;
+	GStrv gpu_devices; /* PCI addresses from the metadata; NULL when it is unreadable */
 } UcvDomainInfo;
 
 void ucv_domain_info_free(UcvDomainInfo *info);

@@ -1,4 +1,4 @@
-/* Parses the provider's <metadata> element of a domain: the job id and rank. */
+/* Parses the provider's <metadata> element of a domain: the job id, rank and GPU devices. */
 #define G_LOG_DOMAIN "ucv-virt"
 
 #include "config.h"
@@ -9,18 +9,21 @@
 
 #include "model/ucv-error.h"
 
-/* The metadata element is <job> with <id> and <rank> children in UCV_DOMAIN_METADATA_URI;
- * libvirt hands it back with or without the prefix, so only local names are compared. */
+/* The metadata element is <job> with <id>, <rank> and any number of <gpu> children in
+ * UCV_DOMAIN_METADATA_URI; libvirt hands it back with or without the prefix, so only local names
+ * are compared. */
 typedef enum {
 	UCV_METADATA_OTHER,
 	UCV_METADATA_ID,
 	UCV_METADATA_RANK,
+	UCV_METADATA_GPU,
 } UcvMetadataField;
 
 typedef struct {
 	UcvMetadataField current;
 	gchar *id;
 	gchar *rank;
+	GPtrArray *gpus;
 } UcvMetadataParse;
 
 static UcvMetadataField
@@ -33,6 +36,8 @@ ucv_metadata_field(const gchar *element)
 		return UCV_METADATA_ID;
 	if (g_strcmp0(local, "rank") == 0)
 		return UCV_METADATA_RANK;
+	if (g_strcmp0(local, "gpu") == 0)
+		return UCV_METADATA_GPU;
 	return UCV_METADATA_OTHER;
 }
 
@@ -64,6 +69,8 @@ ucv_metadata_text(GMarkupParseContext *context, const gchar *text, gsize len, gp
 		parse->id = g_strndup(text, len);
 	else if (parse->current == UCV_METADATA_RANK && parse->rank == NULL)
 		parse->rank = g_strndup(text, len);
+	else if (parse->current == UCV_METADATA_GPU)
+		g_ptr_array_add(parse->gpus, g_strndup(text, len));
 }
 
 /* parse keeps what it found even when the XML is malformed, so the caller frees it either way */
@@ -80,12 +87,14 @@ ucv_metadata_scan(const gchar *xml, UcvMetadataParse *parse, GError **error)
 }
 
 gboolean
-ucv_domain_metadata_parse(const gchar *xml, gchar **job_id, guint *rank, GError **error)
+ucv_domain_metadata_parse(const gchar *xml, gchar **job_id, guint *rank, GStrv *gpu_devices,
+			  GError **error)
 {
-	UcvMetadataParse parse = {0};
+	UcvMetadataParse parse = {.gpus = g_ptr_array_new_with_free_func(g_free)};
 	gboolean ok = ucv_metadata_scan(xml, &parse, error);
 	g_autofree gchar *id = g_steal_pointer(&parse.id);
 	g_autofree gchar *rank_text = g_steal_pointer(&parse.rank);
+	g_autoptr(GPtrArray) gpus = g_steal_pointer(&parse.gpus);
 	guint64 value = 0;
 
 	if (!ok)
@@ -99,5 +108,9 @@ ucv_domain_metadata_parse(const gchar *xml, gchar **job_id, guint *rank, GError 
 		return FALSE;
 	*job_id = g_steal_pointer(&id);
 	*rank = (guint)value;
+	if (gpu_devices != NULL) {
+		g_ptr_array_add(gpus, NULL);
+		*gpu_devices = (GStrv)g_ptr_array_free(g_steal_pointer(&gpus), FALSE);
+	}
 	return TRUE;
 }

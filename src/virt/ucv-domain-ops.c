@@ -39,7 +39,8 @@ ucv_domain_info_read(virDomainPtr dom)
 		virDomainGetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, UCV_DOMAIN_METADATA_URI, 0);
 	if (metadata == NULL)
 		return g_steal_pointer(&info);
-	if (!ucv_domain_metadata_parse(metadata, &info->job_id, &info->rank, &error))
+	if (!ucv_domain_metadata_parse(metadata, &info->job_id, &info->rank, &info->gpu_devices,
+				       &error))
 		ucv_domain_log(G_LOG_LEVEL_WARNING, info->name,
 			       "domain %s carries unreadable metadata: %s", info->name,
 			       error->message);

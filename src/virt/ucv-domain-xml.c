@@ -263,6 +263,26 @@ ucv_render_hostdev(const gchar *device, GError **error)
 	return xml != NULL ? g_strchomp(xml) : NULL;
 }
 
+/* The devices again in the provider's metadata, so that after a restart the scheduler knows
+ * which ones the machine holds without reading its whole XML. */
+static gchar *
+ucv_render_gpu_metadata(const UcvDomainSpec *spec, GError **error)
+{
+	g_autoptr(GString) out = g_string_new(NULL);
+
+	for (guint i = 0; spec->gpu_devices != NULL && spec->gpu_devices[i] != NULL; i++) {
+		UcvPciAddress address;
+
+		if (!ucv_pci_address_parse(spec->gpu_devices[i], &address, error))
+			return NULL;
+		if (out->len > 0)
+			g_string_append_c(out, '\n');
+		g_string_append_printf(out, "      <ucv:gpu>%04x:%02x:%02x.%x</ucv:gpu>",
+				       address.domain, address.bus, address.slot, address.function);
+	}
+	return g_string_free(g_steal_pointer(&out), FALSE);
+}
+
 /* One <hostdev> per device, from numbers parsed out of the address: nothing else gets in. */
 static gchar *
 ucv_render_hostdevs(const UcvDomainSpec *spec, GError **error)
@@ -290,6 +310,7 @@ ucv_domain_xml_render(const UcvDomainSpec *spec, GError **error)
 	g_autofree gchar *memory = NULL;
 	gchar *iface;
 	gchar *hostdevs;
+	gchar *gpu_metadata;
 	gchar *seed;
 
 	g_return_val_if_fail(spec != NULL, NULL);
@@ -304,6 +325,10 @@ ucv_domain_xml_render(const UcvDomainSpec *spec, GError **error)
 	if (hostdevs == NULL)
 		return NULL;
 	g_hash_table_insert(values, g_strdup("hostdevs"), hostdevs);
+	gpu_metadata = ucv_render_gpu_metadata(spec, error);
+	if (gpu_metadata == NULL)
+		return NULL;
+	g_hash_table_insert(values, g_strdup("gpu_metadata"), gpu_metadata);
 	seed = ucv_render_seed(spec, error);
 	if (seed == NULL)
 		return NULL;

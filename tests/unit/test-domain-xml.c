@@ -5,6 +5,7 @@
 #include <libvirt/virterror.h>
 
 #include "model/ucv-error.h"
+#include "virt/ucv-domain-metadata.h"
 #include "virt/ucv-domain-xml.h"
 
 #define HOSTILE "x</title><devices><disk>'\"&]]>"
@@ -257,6 +258,29 @@ test_network(void)
 	g_assert_cmpstr(fact(&facts, "/domain/metadata/ucv:job/ucv:rank"), ==, "1");
 }
 
+/* The metadata element of a rendered domain, as libvirt would hand it back, read by the parser
+ * the daemon uses after a restart. */
+static void
+assert_metadata_gpus(const gchar *xml, const gchar *expected)
+{
+	const gchar *start = strstr(xml, "<ucv:job");
+	const gchar *end = strstr(xml, "</ucv:job>");
+	g_autofree gchar *element = NULL;
+	g_autofree gchar *job_id = NULL;
+	g_auto(GStrv) gpus = NULL;
+	g_autofree gchar *joined = NULL;
+	g_autoptr(GError) error = NULL;
+	guint rank = 0;
+
+	g_assert_nonnull(start);
+	g_assert_nonnull(end);
+	element = g_strndup(start, end + strlen("</ucv:job>") - start);
+	g_assert_true(ucv_domain_metadata_parse(element, &job_id, &rank, &gpus, &error));
+	g_assert_no_error(error);
+	joined = g_strjoinv(",", gpus);
+	g_assert_cmpstr(joined, ==, expected);
+}
+
 /* GPUs: one managed PCI <hostdev> per address, numbers only; anything else is refused. */
 static void
 test_gpu(void)
@@ -270,6 +294,8 @@ test_gpu(void)
 	g_assert_nonnull(strstr(xml, "<address domain='0x0001' bus='0xaf' slot='0x1f' "
 				     "function='0x7'/>"));
 	g_assert_null(strstr(plain, "hostdev"));
+	assert_metadata_gpus(xml, "0000:3b:00.0,0001:af:1f.7");
+	assert_metadata_gpus(plain, "");
 	for (guint i = 0; bad[i] != NULL; i++) {
 		const gchar *devices[] = {bad[i], NULL};
 		UcvDomainSpec spec = gpu_spec;

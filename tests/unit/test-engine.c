@@ -17,6 +17,7 @@
 #define TEST_URI       "test:///default"
 #define PRODUCT        "eng-small"
 #define IMAGE          "eng-base"
+#define GPU_PRODUCT    "eng-gpu"
 #define WAIT_SECONDS   15
 #define SETTLE_MS      300
 #define OUTBOX_LIMIT   1000
@@ -26,7 +27,11 @@ static const gchar *products_json =
 	"[{\"type\":\"compute\",\"name\":\"" PRODUCT "\",\"category\":{\"name\":\"eng\","
 	"\"provider\":\"eng-test\",\"productType\":\"COMPUTE\",\"accountingFrequency\":"
 	"\"PERIODIC_MINUTE\"},\"description\":\"1 vCPU, 1 GiB\",\"price\":1,\"cpu\":1,"
-	"\"memoryInGigs\":1,\"gpu\":0}]";
+	"\"memoryInGigs\":1,\"gpu\":0},"
+	"{\"type\":\"compute\",\"name\":\"" GPU_PRODUCT "\",\"category\":{\"name\":\"eng\","
+	"\"provider\":\"eng-test\",\"productType\":\"COMPUTE\",\"accountingFrequency\":"
+	"\"PERIODIC_MINUTE\"},\"description\":\"1 vCPU, 1 GiB, 1 GPU\",\"price\":1,\"cpu\":1,"
+	"\"memoryInGigs\":1,\"gpu\":1}]";
 
 typedef struct {
 	gchar *tmp_dir;
@@ -1852,6 +1857,44 @@ test_capacity_queue(Fixture *f, gconstpointer data)
 	g_assert_cmpuint(ucv_scheduler_get_n_running(scheduler), ==, 0);
 }
 
+static void
+engine_start_with_gpus(Fixture *f, const gchar *const *pool)
+{
+	engine_stop(f);
+	g_strfreev(f->config->gpu_devices);
+	f->config->gpu_devices = g_strdupv((gchar **)pool);
+	engine_start(f);
+	wait_until(f, cond_host_known, NULL, "the host's size");
+}
+
+/* A restart gives a running GPU job the device its machine has, even when the pool now lists
+ * another one first. */
+static void
+test_capacity_gpus_after_restart(Fixture *f, gconstpointer data)
+{
+	const gchar *pool[] = {"0000:3b:00.0", "0000:5e:00.0", NULL};
+	const gchar *reordered[] = {"0000:5e:00.0", "0000:3b:00.0", NULL};
+	g_autoptr(GPtrArray) jobs =
+		job_list(make_job_full("gpu-1", 1, GPU_PRODUCT, "VIRTUAL_MACHINE", IMAGE), NULL);
+	const gchar *const *held;
+
+	engine_start_with_gpus(f, pool);
+	create_ok(f, jobs);
+	wait_state(f, "gpu-1", UCV_JOB_STATE_RUNNING);
+	held = ucv_scheduler_get_gpus(ucv_engine_get_scheduler(f->engine), "gpu-1");
+	g_assert_cmpstr(held[0], ==, "0000:3b:00.0");
+
+	engine_start_with_gpus(f, reordered);
+	spin(SETTLE_MS);
+	held = ucv_scheduler_get_gpus(ucv_engine_get_scheduler(f->engine), "gpu-1");
+	g_assert_nonnull(held);
+	g_assert_cmpstr(held[0], ==, "0000:3b:00.0");
+	g_assert_null(held[1]);
+
+	terminate_ok(f, "gpu-1");
+	wait_cleaned_up(f, "gpu-1");
+}
+
 #define ADD(path, func) g_test_add(path, Fixture, NULL, fixture_set_up, func, fixture_tear_down)
 
 int
@@ -1860,6 +1903,7 @@ main(int argc, char **argv)
 	g_test_init(&argc, &argv, NULL);
 
 	ADD("/engine/create/runs", test_create_runs);
+	ADD("/engine/capacity/gpus-after-restart", test_capacity_gpus_after_restart);
 	ADD("/engine/create/replicas", test_replicas);
 	ADD("/engine/create/validation", test_validation);
 	ADD("/engine/create/unresolved-waits", test_unresolved_waits);

@@ -219,11 +219,11 @@ test_claim(void)
 	g_auto(Fixture) f = {0};
 
 	fixture_use(&f, ucv_scheduler_new(0, 0, 1.0, 1.0, NULL));
-	ucv_scheduler_claim(f.scheduler, "running", 2, 2048, 0);
+	ucv_scheduler_claim(f.scheduler, "running", 2, 2048, 0, NULL);
 	g_assert_cmpint(request(&f, "waiting", 1, 1024, 0, NULL), ==, UCV_SCHEDULER_QUEUED);
 	ucv_scheduler_set_host(f.scheduler, 2, 2048);
 	assert_events(&f, "position:waiting=0");
-	ucv_scheduler_claim(f.scheduler, "running", 2, 2048, 0); /* again: no change */
+	ucv_scheduler_claim(f.scheduler, "running", 2, 2048, 0, NULL); /* again: no change */
 	ucv_scheduler_release(f.scheduler, "running");
 	assert_events(&f, "admitted:waiting");
 }
@@ -270,6 +270,34 @@ test_gpus(void)
 	g_assert_cmpuint(used, ==, 2);
 }
 
+/* After a restart a running job gets back the very devices its machines have, however the pool
+ * spells them, before any other job is admitted with them. */
+static void
+test_claim_held_gpus(void)
+{
+	g_auto(Fixture) f = {0};
+	const gchar *pool[] = {"0000:3B:00.0", "0000:5e:00.0", "0000:af:00.0", NULL};
+	const gchar *held[] = {"0000:af:00.0", "0000:3b:00.0", NULL};
+	const gchar *stale[] = {"0000:af:00.0", "0000:99:00.0", NULL};
+	const gchar *const *gpus;
+
+	fixture_use(&f, ucv_scheduler_new(0, 0, 1.0, 1.0, pool));
+	ucv_scheduler_claim(f.scheduler, "running", 1, 1024, 2, held);
+	gpus = ucv_scheduler_get_gpus(f.scheduler, "running");
+	g_assert_cmpuint(g_strv_length((gchar **)gpus), ==, 2);
+	g_assert_cmpstr(gpus[0], ==, "0000:af:00.0");
+	g_assert_cmpstr(gpus[1], ==, "0000:3B:00.0");
+
+	/* a device already taken or unknown to the pool is replaced by a free one */
+	g_test_expect_message("ucv-engine", G_LOG_LEVEL_WARNING, "*0000:af:00.0*not free*");
+	g_test_expect_message("ucv-engine", G_LOG_LEVEL_WARNING, "*0000:99:00.0*not free*");
+	ucv_scheduler_claim(f.scheduler, "other", 1, 1024, 2, stale);
+	g_test_assert_expected_messages();
+	gpus = ucv_scheduler_get_gpus(f.scheduler, "other");
+	g_assert_cmpuint(g_strv_length((gchar **)gpus), ==, 1);
+	g_assert_cmpstr(gpus[0], ==, "0000:5e:00.0");
+}
+
 /* Position numbers are announced when they change, and only then. */
 static void
 test_positions(void)
@@ -307,6 +335,7 @@ main(int argc, char **argv)
 	g_test_add_func("/scheduler/capacity-maths", test_capacity_maths);
 	g_test_add_func("/scheduler/claim", test_claim);
 	g_test_add_func("/scheduler/gpus", test_gpus);
+	g_test_add_func("/scheduler/claim-held-gpus", test_claim_held_gpus);
 	g_test_add_func("/scheduler/positions", test_positions);
 	return g_test_run();
 }
