@@ -107,16 +107,17 @@ ucv_jobs_api_create(UcvApiRequest *request, GError **error)
 	return ucv_jobs_api_wrap_responses(responses);
 }
 
-JsonNode *
-ucv_jobs_api_terminate(UcvApiRequest *request, GError **error)
+/* The job ids of a bulk request whose items are Jobs, {"job":Job} or just {"id":…}: all three
+ * parse as a Job. */
+static GPtrArray *
+ucv_jobs_api_item_ids(UcvApiRequest *request, GError **error)
 {
 	JsonArray *items = ucv_jobs_api_get_items(request->body, error);
 	g_autoptr(GPtrArray) jobs = NULL;
-	g_autoptr(GPtrArray) ids = NULL;
+	GPtrArray *ids;
 
 	if (items == NULL)
 		return NULL;
-	/* items are Jobs, {"job":Job} or just {"id":…}; all three parse as a Job */
 	jobs = ucv_jobs_api_parse_jobs(items, TRUE, error);
 	if (jobs == NULL)
 		return NULL;
@@ -125,9 +126,37 @@ ucv_jobs_api_terminate(UcvApiRequest *request, GError **error)
 		UcvJob *job = g_ptr_array_index(jobs, i);
 		g_ptr_array_add(ids, g_strdup(job->id));
 	}
-	if (!ucv_engine_terminate_jobs(request->engine, ids, error))
+	return ids;
+}
+
+typedef gboolean (*UcvJobsCall)(UcvEngine *engine, GPtrArray *job_ids, GError **error);
+
+static JsonNode *
+ucv_jobs_api_call_with_ids(UcvApiRequest *request, UcvJobsCall call, GError **error)
+{
+	g_autoptr(GPtrArray) ids = ucv_jobs_api_item_ids(request, error);
+
+	if (ids == NULL || !call(request->engine, ids, error))
 		return NULL;
-	return ucv_jobs_api_empty_responses(jobs->len);
+	return ucv_jobs_api_empty_responses(ids->len);
+}
+
+JsonNode *
+ucv_jobs_api_terminate(UcvApiRequest *request, GError **error)
+{
+	return ucv_jobs_api_call_with_ids(request, ucv_engine_terminate_jobs, error);
+}
+
+JsonNode *
+ucv_jobs_api_suspend(UcvApiRequest *request, GError **error)
+{
+	return ucv_jobs_api_call_with_ids(request, ucv_engine_suspend_jobs, error);
+}
+
+JsonNode *
+ucv_jobs_api_unsuspend(UcvApiRequest *request, GError **error)
+{
+	return ucv_jobs_api_call_with_ids(request, ucv_engine_unsuspend_jobs, error);
 }
 
 /* {"job":Job,"requestedTime":SimpleDuration} → the job id and the milliseconds asked for. */

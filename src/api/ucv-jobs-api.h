@@ -7,6 +7,8 @@ G_BEGIN_DECLS
 
 JsonNode *ucv_jobs_api_create(UcvApiRequest *request, GError **error);
 JsonNode *ucv_jobs_api_terminate(UcvApiRequest *request, GError **error);
+JsonNode *ucv_jobs_api_suspend(UcvApiRequest *request, GError **error);
+JsonNode *ucv_jobs_api_unsuspend(UcvApiRequest *request, GError **error);
 JsonNode *ucv_jobs_api_extend(UcvApiRequest *request, GError **error);
 JsonNode *ucv_jobs_api_verify(UcvApiRequest *request, GError **error);
 JsonNode *ucv_jobs_api_retrieve_products(UcvApiRequest *request, GError **error);

@@ -18,10 +18,8 @@ static const UcvRoute ucv_routes[] = {
 	{"GET", "/ucloud/{id}/jobs/retrieveProducts", ucv_jobs_api_retrieve_products, TRUE, NULL},
 	{"POST", "/ucloud/{id}/jobs/terminate", ucv_jobs_api_terminate, TRUE, NULL},
 	{"POST", "/ucloud/{id}/jobs/extend", ucv_jobs_api_extend, TRUE, NULL},
-	{"POST", "/ucloud/{id}/jobs/suspend", ucv_jobs_api_not_supported, TRUE,
-	 N_("Suspending jobs is not supported by this provider yet")},
-	{"POST", "/ucloud/{id}/jobs/unsuspend", ucv_jobs_api_not_supported, TRUE,
-	 N_("Resuming suspended jobs is not supported by this provider yet")},
+	{"POST", "/ucloud/{id}/jobs/suspend", ucv_jobs_api_suspend, TRUE, NULL},
+	{"POST", "/ucloud/{id}/jobs/unsuspend", ucv_jobs_api_unsuspend, TRUE, NULL},
 	/* the current name and the documented one share a handler */
 	{"POST", "/ucloud/{id}/jobs/interactiveSession", ucv_jobs_api_not_supported, TRUE,
 	 N_("Opening interactive sessions is not supported by this provider yet")},

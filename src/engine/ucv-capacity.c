@@ -100,7 +100,7 @@ ucv_engine_capacity_check(UcvEngine *self, UcvJob *job, GError **error)
 }
 
 gboolean
-ucv_engine_capacity_admit(UcvEngine *self, UcvJobRun *run)
+ucv_engine_capacity_admit(UcvEngine *self, UcvJobRun *run, guint *jobs_ahead)
 {
 	g_autoptr(UcvStoredJob) stored = ucv_store_lookup_job(self->store, run->job_id, NULL);
 	UcvProduct *product;
@@ -115,7 +115,7 @@ ucv_engine_capacity_admit(UcvEngine *self, UcvJobRun *run)
 	needs = job_needs(product, stored->job->replicas);
 	/* a queued job's status follows from "position-changed" */
 	return ucv_scheduler_request(self->scheduler, run->job_id, needs.cpus, needs.memory_mib,
-				     needs.gpus, NULL) == UCV_SCHEDULER_ADMITTED;
+				     needs.gpus, jobs_ahead) == UCV_SCHEDULER_ADMITTED;
 }
 
 void

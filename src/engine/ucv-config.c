@@ -137,6 +137,27 @@ load_uint(GKeyFile *kf, const gchar *group, const gchar *key, guint64 min, guint
 	return TRUE;
 }
 
+static gboolean
+load_bool(GKeyFile *kf, const gchar *group, const gchar *key, gboolean *value, GError **error)
+{
+	g_autofree gchar *str = NULL;
+
+	if (!load_string(kf, group, key, &str, error))
+		return FALSE;
+	if (str == NULL)
+		return TRUE;
+	if (g_ascii_strcasecmp(str, "true") == 0 || g_strcmp0(str, "1") == 0) {
+		*value = TRUE;
+	} else if (g_ascii_strcasecmp(str, "false") == 0 || g_strcmp0(str, "0") == 0) {
+		*value = FALSE;
+	} else {
+		g_set_error(error, UCV_ERROR, UCV_ERROR_CONFIG,
+			    "[%s] %s: '%s' is neither true nor false", group, key, str);
+		return FALSE;
+	}
+	return TRUE;
+}
+
 typedef struct {
 	const gchar *group;
 	const gchar *key;
@@ -344,6 +365,8 @@ ucv_config_load(UcvConfig *self, const gchar *path, GError **error)
 	if (!load_uint(kf, "libvirt", "reconcile-interval", 1, 60, &sweep, error))
 		return FALSE;
 	self->reconcile_interval_s = sweep;
+	if (!load_bool(kf, "libvirt", "save-bypass-cache", &self->save_bypass_cache, error))
+		return FALSE;
 	if (!load_disk_sizes(self, kf, error))
 		return FALSE;
 	self->accounting_interval = interval;

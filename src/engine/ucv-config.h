@@ -23,6 +23,8 @@ typedef struct {
 	gchar *domain_type;
 	gchar *network;
 	guint reconcile_interval_s; /* reconcile-interval: seconds between sweeps */
+	/* save-bypass-cache: managed saves and restores skip the host's page cache */
+	gboolean save_bypass_cache;
 	/* [storage] */
 	gchar *state_dir;
 	gchar *image_dir;

@@ -76,7 +76,8 @@ void ucv_engine_schedule_expiry(UcvEngine *self, UcvJobRun *run, gint64 deadline
  * before anything waiting is admitted, then learning the host's size (each reconciliation). */
 void ucv_engine_capacity_init(UcvEngine *self);
 gboolean ucv_engine_capacity_check(UcvEngine *self, UcvJob *job, GError **error);
-gboolean ucv_engine_capacity_admit(UcvEngine *self, UcvJobRun *run);
+/* Admitted now, or queued with *jobs_ahead (may be NULL) waiting before it. */
+gboolean ucv_engine_capacity_admit(UcvEngine *self, UcvJobRun *run, guint *jobs_ahead);
 void ucv_engine_capacity_release(UcvEngine *self, const gchar *job_id);
 /* A machine runs that the scheduler did not admit (an admin restored it): it takes its share. */
 void ucv_engine_capacity_claim(UcvEngine *self, UcvJob *job);
@@ -89,6 +90,9 @@ void ucv_engine_reconcile(UcvEngine *self);
 
 /* Tells listeners of "job-idle" that the job has no operation left. */
 void ucv_engine_emit_job_idle(UcvEngine *self, const gchar *job_id);
+/* Ends the running operation of `run`, which holds the operation's reference: the next one may
+ * start, and "job-idle" is emitted when none follows. */
+void ucv_engine_finish_op(UcvEngine *self, UcvJobRun *run);
 
 /* Splits "ucloud-<job id>-<rank>". */
 gboolean ucv_engine_parse_domain_name(const gchar *name, gchar **job_id, guint *rank);

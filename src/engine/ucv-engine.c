@@ -165,6 +165,8 @@ on_domain_event(UcvHypervisor *hypervisor, const gchar *name, UcvDomainEvent eve
 	    run->terminating)
 		return;
 	g_hash_table_remove(run->started_ranks, GUINT_TO_POINTER(rank));
+	if (event == UCV_DOMAIN_EVENT_SAVED && run->suspending)
+		return;
 	if (event == UCV_DOMAIN_EVENT_SAVED) {
 		/* the machine's memory is on disk: the job is suspended, not over */
 		ucv_engine_set_state(self, job_id, UCV_JOB_STATE_SUSPENDED,
@@ -329,6 +331,19 @@ ucv_engine_get_features(UcvEngine *self)
 }
 
 void
+ucv_engine_finish_op(UcvEngine *self, UcvJobRun *run)
+{
+	g_autofree gchar *job_id = g_strdup(run->job_id);
+
+	ucv_job_run_ref(run);
+	ucv_job_run_op_done(run);
+	/* op_done may have started the next operation already */
+	if (ucv_job_run_is_idle(run))
+		ucv_engine_emit_job_idle(self, job_id);
+	ucv_job_run_unref(run);
+}
+
+void
 ucv_engine_emit_job_idle(UcvEngine *self, const gchar *job_id)
 {
 	g_signal_emit(self, signals[SIGNAL_JOB_IDLE], 0, job_id);
@@ -406,6 +421,7 @@ ucv_engine_init(UcvEngine *self)
 	self->cancellable = g_cancellable_new();
 	self->features.vm_enabled = TRUE;
 	self->features.vm_time_extension = TRUE;
+	self->features.vm_suspension = TRUE;
 }
 
 UcvEngine *

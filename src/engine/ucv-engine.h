@@ -42,6 +42,14 @@ gboolean ucv_engine_extend_jobs(UcvEngine *self, GPtrArray *job_ids, GArray *add
  * machines of active jobs are found by a reconciliation. */
 gboolean ucv_engine_verify_jobs(UcvEngine *self, GPtrArray *jobs, GError **error);
 
+/* Suspend: each job's machines are saved with their memory (libvirt managed save), then the job
+ * is SUSPENDED and its share of the host is free; a failed save leaves it RUNNING with a status
+ * that says why. Unsuspend: the machines start again from their saved memory, or the job waits
+ * IN_QUEUE for capacity. Both run in turn with the job's other operations; unknown or ended jobs
+ * fail the whole request before anything starts. */
+gboolean ucv_engine_suspend_jobs(UcvEngine *self, GPtrArray *job_ids, GError **error);
+gboolean ucv_engine_unsuspend_jobs(UcvEngine *self, GPtrArray *job_ids, GError **error);
+
 /* Core's ssh/keyUploaded: `username`'s SSH keys are now `keys` (NULL when Core did not send
  * them: each job then asks Core, as provisioning does). The cloud-init seed of every machine of
  * the user's active jobs with SSH enabled is rewritten with those keys, in the background and in

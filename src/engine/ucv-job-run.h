@@ -16,6 +16,7 @@ struct _UcvJobRun {
 	gpointer owner;            /* the engine (not a reference) */
 	GCancellable *cancellable; /* cancelled when the job is being terminated */
 	gboolean terminating;      /* stop events are ours, not an admin's */
+	gboolean suspending;       /* SAVED events are ours, not an admin's */
 	GHashTable *started_ranks; /* ranks libvirt reported running */
 	guint retry_source;        /* a provisioning attempt waiting to run again */
 	guint expiry_source;       /* fires at the job's deadline */

@@ -424,7 +424,7 @@ ucv_engine_queue_provision(UcvEngine *self, UcvJobRun *run)
 {
 	/* this attempt replaces one that was waiting to retry */
 	g_clear_handle_id(&run->retry_source, g_source_remove);
-	if (!ucv_engine_capacity_admit(self, run))
+	if (!ucv_engine_capacity_admit(self, run, NULL))
 		return;
 	ucv_job_run_enqueue(run, op_provision, job_op_helper_new(self),
 			    (GDestroyNotify)job_op_helper_free);

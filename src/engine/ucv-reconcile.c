@@ -86,6 +86,9 @@ reconcile_job(UcvEngine *self, UcvStoredJob *stored, GHashTable *domains, gint64
 	count = count_ranks(self, run, stored, domains);
 	switch (stored->state) {
 	case UCV_JOB_STATE_IN_QUEUE:
+		/* a job that ran before (resumed, waiting for room) keeps its deadline */
+		if (stored->deadline_ms != 0)
+			ucv_engine_start_clock(self, run);
 		if (count.active == stored->job->replicas)
 			ucv_engine_rank_started(self, run, 0);
 		else
@@ -95,6 +98,8 @@ reconcile_job(UcvEngine *self, UcvStoredJob *stored, GHashTable *domains, gint64
 		reconcile_running_job(self, run, count);
 		return;
 	case UCV_JOB_STATE_SUSPENDED:
+		/* a suspended job's deadline keeps running in wall time, also after a restart */
+		ucv_engine_start_clock(self, run);
 		/* restored behind the provider's back: running again */
 		if (count.active == stored->job->replicas)
 			ucv_engine_rank_started(self, run, 0);

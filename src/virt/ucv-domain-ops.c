@@ -221,6 +221,39 @@ ucv_domain_ops_start(virConnectPtr conn, const gchar *xml, gboolean *was_running
 	return ucv_domain_define_and_create(conn, name, update, error);
 }
 
+gboolean
+ucv_domain_ops_start_existing(virConnectPtr conn, const gchar *name, GError **error)
+{
+	g_autoptr(virDomain) dom = virDomainLookupByName(conn, name);
+
+	if (dom == NULL) {
+		ucv_set_libvirt_error(error, UCV_ERROR_LIBVIRT, "cannot look up %s", name);
+		return FALSE;
+	}
+	if (virDomainIsActive(dom) == 1 || virDomainCreate(dom) == 0)
+		return TRUE;
+	ucv_set_libvirt_error(error, UCV_ERROR_LIBVIRT, "cannot start %s", name);
+	return FALSE;
+}
+
+gboolean
+ucv_domain_ops_managed_save(virConnectPtr conn, const gchar *name, guint flags, GError **error)
+{
+	g_autoptr(virDomain) dom = virDomainLookupByName(conn, name);
+
+	if (dom == NULL) {
+		ucv_set_libvirt_error(error, UCV_ERROR_LIBVIRT, "cannot look up %s", name);
+		return FALSE;
+	}
+	/* a repeated request after a restart finds the work done */
+	if (virDomainIsActive(dom) == 0 && virDomainHasManagedSaveImage(dom, 0) == 1)
+		return TRUE;
+	if (virDomainManagedSave(dom, flags) == 0)
+		return TRUE;
+	ucv_set_libvirt_error(error, UCV_ERROR_LIBVIRT, "cannot save %s", name);
+	return FALSE;
+}
+
 /* Stopped already or gone already are both fine: removal is idempotent. */
 static gboolean
 ucv_domain_destroy(virDomainPtr dom, const gchar *name, GError **error)

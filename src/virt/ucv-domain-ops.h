@@ -20,6 +20,16 @@ UcvDomainInfo *ucv_domain_ops_lookup(virConnectPtr conn, const gchar *name, GErr
 gboolean ucv_domain_ops_start(virConnectPtr conn, const gchar *xml, gboolean *was_running,
 			      GError **error);
 
+/* Starts a defined domain as it is (restoring its managed-save image, if it has one); one that
+ * runs already is fine. */
+gboolean ucv_domain_ops_start_existing(virConnectPtr conn, const gchar *name, GError **error);
+
+/* Saves the running domain's memory into its managed-save image and stops it (libvirt's
+ * virDomainManagedSave with `flags`). A domain that is already stopped with such an image is
+ * done already. */
+gboolean ucv_domain_ops_managed_save(virConnectPtr conn, const gchar *name, guint flags,
+				     GError **error);
+
 /* Destroys and undefines the domain with its managed-save image; a missing one is no error. */
 gboolean ucv_domain_ops_remove(virConnectPtr conn, const gchar *name, GError **error);
 

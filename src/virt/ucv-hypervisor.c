@@ -61,6 +61,7 @@ enum {
 typedef struct {
 	virConnectPtr conn;
 	gchar *arg;
+	guint flags;
 } UcvHypervisorOp;
 
 static void
@@ -428,6 +429,37 @@ ucv_remove_domain_thread(GTask *task, gpointer source, gpointer task_data,
 }
 
 static void
+ucv_start_existing_thread(GTask *task, gpointer source, gpointer task_data,
+			  GCancellable *cancellable)
+{
+	UcvHypervisorOp *op = task_data;
+	GError *error = NULL;
+
+	if (g_task_return_error_if_cancelled(task))
+		return;
+	if (!ucv_domain_ops_start_existing(op->conn, op->arg, &error)) {
+		g_task_return_error(task, error);
+		return;
+	}
+	g_task_return_boolean(task, TRUE);
+}
+
+static void
+ucv_managed_save_thread(GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+	UcvHypervisorOp *op = task_data;
+	GError *error = NULL;
+
+	if (g_task_return_error_if_cancelled(task))
+		return;
+	if (!ucv_domain_ops_managed_save(op->conn, op->arg, op->flags, &error)) {
+		g_task_return_error(task, error);
+		return;
+	}
+	g_task_return_boolean(task, TRUE);
+}
+
+static void
 ucv_list_domains_thread(GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
 {
 	UcvHypervisorOp *op = task_data;
@@ -445,8 +477,9 @@ ucv_list_domains_thread(GTask *task, gpointer source, gpointer task_data, GCance
 }
 
 static void
-ucv_hypervisor_run(UcvHypervisor *self, const gchar *arg, GTaskThreadFunc func, gpointer source_tag,
-		   GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data)
+ucv_hypervisor_run_flags(UcvHypervisor *self, const gchar *arg, guint flags, GTaskThreadFunc func,
+			 gpointer source_tag, GCancellable *cancellable,
+			 GAsyncReadyCallback callback, gpointer user_data)
 {
 	g_autoptr(GTask) task = g_task_new(self, cancellable, callback, user_data);
 	GError *error = NULL;
@@ -462,8 +495,16 @@ ucv_hypervisor_run(UcvHypervisor *self, const gchar *arg, GTaskThreadFunc func, 
 	op = g_new0(UcvHypervisorOp, 1);
 	op->conn = conn;
 	op->arg = g_strdup(arg);
+	op->flags = flags;
 	g_task_set_task_data(task, op, (GDestroyNotify)ucv_hypervisor_op_free);
 	g_task_run_in_thread(task, func);
+}
+
+static void
+ucv_hypervisor_run(UcvHypervisor *self, const gchar *arg, GTaskThreadFunc func, gpointer source_tag,
+		   GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data)
+{
+	ucv_hypervisor_run_flags(self, arg, 0, func, source_tag, cancellable, callback, user_data);
 }
 
 void
@@ -506,6 +547,45 @@ ucv_hypervisor_remove_domain_async(UcvHypervisor *self, const gchar *name,
 
 gboolean
 ucv_hypervisor_remove_domain_finish(UcvHypervisor *self, GAsyncResult *res, GError **error)
+{
+	g_return_val_if_fail(g_task_is_valid(res, self), FALSE);
+	return g_task_propagate_boolean(G_TASK(res), error);
+}
+
+void
+ucv_hypervisor_start_existing_async(UcvHypervisor *self, const gchar *name,
+				    GCancellable *cancellable, GAsyncReadyCallback callback,
+				    gpointer user_data)
+{
+	g_return_if_fail(UCV_IS_HYPERVISOR(self));
+	g_return_if_fail(name != NULL);
+
+	ucv_hypervisor_run(self, name, ucv_start_existing_thread,
+			   ucv_hypervisor_start_existing_async, cancellable, callback, user_data);
+}
+
+gboolean
+ucv_hypervisor_start_existing_finish(UcvHypervisor *self, GAsyncResult *res, GError **error)
+{
+	g_return_val_if_fail(g_task_is_valid(res, self), FALSE);
+	return g_task_propagate_boolean(G_TASK(res), error);
+}
+
+void
+ucv_hypervisor_managed_save_async(UcvHypervisor *self, const gchar *name, guint flags,
+				  GCancellable *cancellable, GAsyncReadyCallback callback,
+				  gpointer user_data)
+{
+	g_return_if_fail(UCV_IS_HYPERVISOR(self));
+	g_return_if_fail(name != NULL);
+
+	ucv_hypervisor_run_flags(self, name, flags, ucv_managed_save_thread,
+				 ucv_hypervisor_managed_save_async, cancellable, callback,
+				 user_data);
+}
+
+gboolean
+ucv_hypervisor_managed_save_finish(UcvHypervisor *self, GAsyncResult *res, GError **error)
 {
 	g_return_val_if_fail(g_task_is_valid(res, self), FALSE);
 	return g_task_propagate_boolean(G_TASK(res), error);

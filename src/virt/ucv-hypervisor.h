@@ -58,6 +58,20 @@ void ucv_hypervisor_remove_domain_async(UcvHypervisor *self, const gchar *name,
 gboolean ucv_hypervisor_remove_domain_finish(UcvHypervisor *self, GAsyncResult *res,
 					     GError **error);
 
+/* Starts a defined domain as it is, from its managed-save image if it has one (worker thread). */
+void ucv_hypervisor_start_existing_async(UcvHypervisor *self, const gchar *name,
+					 GCancellable *cancellable, GAsyncReadyCallback callback,
+					 gpointer user_data);
+gboolean ucv_hypervisor_start_existing_finish(UcvHypervisor *self, GAsyncResult *res,
+					      GError **error);
+
+/* Saves a running domain's memory into its managed-save image and stops it (worker thread);
+ * starting the domain again restores it. `flags` are virDomainSaveRestoreFlags. */
+void ucv_hypervisor_managed_save_async(UcvHypervisor *self, const gchar *name, guint flags,
+				       GCancellable *cancellable, GAsyncReadyCallback callback,
+				       gpointer user_data);
+gboolean ucv_hypervisor_managed_save_finish(UcvHypervisor *self, GAsyncResult *res, GError **error);
+
 /* Every domain (running or not) that carries the provider's metadata: GPtrArray of UcvDomainInfo.
  * Safe from any thread; blocks on libvirt. */
 GPtrArray *ucv_hypervisor_list_domains(UcvHypervisor *self, GError **error);

@@ -1857,6 +1857,135 @@ test_capacity_queue(Fixture *f, gconstpointer data)
 	g_assert_cmpuint(ucv_scheduler_get_n_running(scheduler), ==, 0);
 }
 
+/* --- suspend ------------------------------------------------------------------------------- */
+
+static void
+call_on_job(Fixture *f, gboolean (*call)(UcvEngine *, GPtrArray *, GError **), const gchar *job_id)
+{
+	g_autoptr(GPtrArray) ids = g_ptr_array_new();
+	g_autoptr(GError) error = NULL;
+
+	g_ptr_array_add(ids, (gpointer)job_id);
+	g_assert_true(call(f->engine, ids, &error));
+	g_assert_no_error(error);
+}
+
+static gboolean
+has_managed_save(Fixture *f, const gchar *name)
+{
+	virDomainPtr dom = virDomainLookupByName(f->admin, name);
+	gboolean saved;
+
+	g_assert_nonnull(dom);
+	saved = virDomainIsActive(dom) == 0 && virDomainHasManagedSaveImage(dom, 0) == 1;
+	virDomainFree(dom);
+	return saved;
+}
+
+/* Suspend saves the machine and frees its share; unsuspend restores it. The SAVED event of our
+ * own save is not mistaken for an administrator's. */
+static void
+test_suspend_round_trip(Fixture *f, gconstpointer data)
+{
+	g_autoptr(GPtrArray) statuses = g_ptr_array_new_with_free_func(g_free);
+	g_autofree gchar *states = NULL;
+	UcvScheduler *scheduler = ucv_engine_get_scheduler(f->engine);
+
+	create_running(f, "sus-1");
+	call_on_job(f, ucv_engine_suspend_jobs, "sus-1");
+	wait_state(f, "sus-1", UCV_JOB_STATE_SUSPENDED);
+	wait_idle_count(f, "sus-1", 2);
+	g_assert_true(has_managed_save(f, "ucloud-sus-1-0"));
+	g_assert_false(ucv_scheduler_is_admitted(scheduler, "sus-1"));
+
+	call_on_job(f, ucv_engine_unsuspend_jobs, "sus-1");
+	wait_state(f, "sus-1", UCV_JOB_STATE_RUNNING);
+	g_assert_true(ucv_scheduler_is_admitted(scheduler, "sus-1"));
+	states = outbox_states(f, "sus-1", statuses);
+	g_assert_cmpstr(states, ==, "RUNNING,SUSPENDED,RUNNING");
+	g_assert_null(strstr(g_ptr_array_index(statuses, 1), OUTSIDE_STATUS));
+
+	/* suspending twice, or resuming a running job, changes nothing */
+	wait_idle_count(f, "sus-1", 3);
+	call_on_job(f, ucv_engine_unsuspend_jobs, "sus-1");
+	spin(SETTLE_MS);
+	g_free(g_steal_pointer(&states));
+	states = outbox_states(f, "sus-1", NULL);
+	g_assert_cmpstr(states, ==, "RUNNING,SUSPENDED,RUNNING");
+	terminate_ok(f, "sus-1");
+	wait_cleaned_up(f, "sus-1");
+}
+
+/* UCloud's restart: suspend immediately followed by unsuspend, run one after the other. */
+static void
+test_suspend_restart(Fixture *f, gconstpointer data)
+{
+	g_autofree gchar *states = NULL;
+
+	create_running(f, "sus-2");
+	call_on_job(f, ucv_engine_suspend_jobs, "sus-2");
+	call_on_job(f, ucv_engine_unsuspend_jobs, "sus-2");
+	wait_idle_count(f, "sus-2", 2);
+	wait_state(f, "sus-2", UCV_JOB_STATE_RUNNING);
+	states = outbox_states(f, "sus-2", NULL);
+	g_assert_cmpstr(states, ==, "RUNNING,SUSPENDED,RUNNING");
+	terminate_ok(f, "sus-2");
+	wait_cleaned_up(f, "sus-2");
+}
+
+/* A suspended job's room goes to the queue; resuming without room waits in line. */
+static void
+test_suspend_capacity(Fixture *f, gconstpointer data)
+{
+	g_autoptr(GPtrArray) waiting = job_list(make_job("sus-c", 1), NULL);
+
+	engine_start_small_host(f);
+	create_running(f, "sus-a");
+	create_running(f, "sus-b");
+	create_ok(f, waiting);
+	spin(SETTLE_MS);
+	assert_state(f, "sus-c", UCV_JOB_STATE_IN_QUEUE);
+
+	call_on_job(f, ucv_engine_suspend_jobs, "sus-a");
+	wait_state(f, "sus-c", UCV_JOB_STATE_RUNNING);
+	call_on_job(f, ucv_engine_unsuspend_jobs, "sus-a");
+	wait_state(f, "sus-a", UCV_JOB_STATE_IN_QUEUE);
+	assert_last_status(f, "sus-a", "Waiting for capacity (0 jobs ahead)");
+	g_assert_true(has_managed_save(f, "ucloud-sus-a-0"));
+
+	terminate_ok(f, "sus-b");
+	wait_state(f, "sus-a", UCV_JOB_STATE_RUNNING);
+	for (guint i = 0; i < 3; i++) {
+		const gchar *id = (const gchar *[]){"sus-a", "sus-b", "sus-c"}[i];
+		terminate_ok(f, id);
+		wait_cleaned_up(f, id);
+	}
+}
+
+/* Unknown or ended jobs fail the request as a whole; a suspended job that is terminated loses
+ * its saved memory with its machine. */
+static void
+test_suspend_refused_and_terminated(Fixture *f, gconstpointer data)
+{
+	g_autoptr(GPtrArray) ids = g_ptr_array_new();
+	g_autoptr(GError) error = NULL;
+
+	create_running(f, "sus-t");
+	g_ptr_array_add(ids, (gpointer) "sus-t");
+	g_ptr_array_add(ids, (gpointer) "sus-unknown");
+	g_assert_false(ucv_engine_suspend_jobs(f->engine, ids, &error));
+	g_assert_error(error, UCV_ERROR, UCV_ERROR_NOT_FOUND);
+	spin(SETTLE_MS);
+	assert_state(f, "sus-t", UCV_JOB_STATE_RUNNING);
+
+	call_on_job(f, ucv_engine_suspend_jobs, "sus-t");
+	wait_state(f, "sus-t", UCV_JOB_STATE_SUSPENDED);
+	terminate_ok(f, "sus-t");
+	wait_state(f, "sus-t", UCV_JOB_STATE_SUCCESS);
+	wait_cleaned_up(f, "sus-t");
+	g_assert_false(domain_exists(f, "ucloud-sus-t-0"));
+}
+
 static void
 engine_start_with_gpus(Fixture *f, const gchar *const *pool)
 {
@@ -1904,6 +2033,10 @@ main(int argc, char **argv)
 
 	ADD("/engine/create/runs", test_create_runs);
 	ADD("/engine/capacity/gpus-after-restart", test_capacity_gpus_after_restart);
+	ADD("/engine/suspend/round-trip", test_suspend_round_trip);
+	ADD("/engine/suspend/restart", test_suspend_restart);
+	ADD("/engine/suspend/capacity", test_suspend_capacity);
+	ADD("/engine/suspend/refused-and-terminated", test_suspend_refused_and_terminated);
 	ADD("/engine/create/replicas", test_replicas);
 	ADD("/engine/create/validation", test_validation);
 	ADD("/engine/create/unresolved-waits", test_unresolved_waits);

@@ -697,8 +697,6 @@ test_not_supported(Fixture *f, gconstpointer data)
 		const gchar *path;
 		const gchar *why;
 	} calls[] = {
-		{"POST", "/ucloud/example/jobs/suspend", "Suspending jobs is not supported"},
-		{"POST", "/ucloud/example/jobs/unsuspend", "suspended"},
 		{"POST", "/ucloud/example/jobs/interactiveSession", "interactive sessions"},
 		{"POST", "/ucloud/example/jobs/openInteractiveSession", "interactive sessions"},
 		{"GET", "/ucloud/jobs.provider.example/websocket", "output"},
@@ -772,8 +770,8 @@ test_extend_errors(Fixture *f, gconstpointer data)
 static void
 test_not_supported_needs_auth(Fixture *f, gconstpointer data)
 {
-	g_autoptr(Reply) reply = request_full(f, "POST", "/ucloud/example/jobs/suspend", NULL,
-					      "{\"items\":[]}", 12, FALSE);
+	g_autoptr(Reply) reply = request_full(f, "POST", "/ucloud/example/jobs/interactiveSession",
+					      NULL, "{\"items\":[]}", 12, FALSE);
 
 	assert_error_reply(reply, 401, NULL, NULL);
 }
@@ -806,6 +804,30 @@ test_terminate(Fixture *f, gconstpointer data)
 	g_assert_cmpuint(reply->status, ==, 200);
 	g_assert_cmpstr(reply->body, ==, "{\"responses\":[{},{},{}]}");
 	assert_error_reply(hostile, 400, "item 1: job id", NULL);
+}
+
+/* suspend and unsuspend take {"job":Job} items (current) or Jobs (documented); a job the
+ * provider does not know fails the request, before anything happens to the others. */
+static void
+test_suspend_forms(Fixture *f, gconstpointer data)
+{
+	g_autofree gchar *job = make_job("610", "vm-1", "VIRTUAL_MACHINE");
+	g_autofree gchar *create = g_strdup_printf("{\"items\":[%s]}", job);
+	g_autofree gchar *current = g_strdup_printf("{\"items\":[{\"job\":%s}]}", job);
+	g_autofree gchar *unknown = g_strdup_printf("{\"items\":[%s,{\"id\":\"611\"}]}", job);
+	g_autoptr(Reply) created = request(f, "POST", "/ucloud/example/jobs", create);
+	g_autoptr(Reply) suspended = request(f, "POST", "/ucloud/example/jobs/suspend", current);
+	g_autoptr(Reply) resumed = request(f, "POST", "/ucloud/example/jobs/unsuspend", create);
+	g_autoptr(Reply) refused = request(f, "POST", "/ucloud/example/jobs/suspend", unknown);
+	g_autoptr(Reply) empty = request(f, "POST", "/ucloud/example/jobs/unsuspend", "{}");
+
+	g_assert_cmpuint(created->status, ==, 200);
+	g_assert_cmpuint(suspended->status, ==, 200);
+	g_assert_cmpstr(suspended->body, ==, "{\"responses\":[{}]}");
+	g_assert_cmpuint(resumed->status, ==, 200);
+	g_assert_cmpstr(resumed->body, ==, "{\"responses\":[{}]}");
+	assert_error_reply(refused, 404, "611", NULL);
+	assert_error_reply(empty, 400, "no items", NULL);
 }
 
 #define SSH_KEY                                                                                    \
@@ -1034,6 +1056,7 @@ main(int argc, char **argv)
 	ADD("/server/dynamic-parameters", test_dynamic_parameters);
 	ADD("/server/update-acl", test_update_acl);
 	ADD("/server/terminate", test_terminate);
+	ADD("/server/suspend/forms", test_suspend_forms);
 	ADD("/server/ssh/key-uploaded", test_ssh_key_uploaded);
 	ADD("/server/ssh/key-uploaded/errors", test_ssh_key_uploaded_errors);
 	ADD("/server/listen/in-use", test_listen_in_use);
