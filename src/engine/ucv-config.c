@@ -33,6 +33,7 @@ ucv_config_new(void)
 	self->network = g_strdup("");
 	self->state_dir = g_strdup("/var/lib/ucloud-virt");
 	self->image_dir = g_strdup("/var/lib/ucloud-virt/images");
+	self->save_dir = g_strdup("/var/lib/libvirt/qemu/save");
 	self->products_file = g_strdup("/etc/ucloud-virt/products.json");
 	self->container_kernel = g_strdup("/usr/lib/ucloud-virt/container-host/vmlinuz");
 	self->container_initrd = g_strdup("/usr/lib/ucloud-virt/container-host/initrd.img");
@@ -62,6 +63,7 @@ ucv_config_free(UcvConfig *self)
 	g_free(self->network);
 	g_free(self->state_dir);
 	g_free(self->image_dir);
+	g_free(self->save_dir);
 	g_free(self->products_file);
 	g_free(self->container_kernel);
 	g_free(self->container_initrd);
@@ -179,6 +181,7 @@ static const UcvStringKey string_keys[] = {
 	STRING_KEY("libvirt", "uri", libvirt_uri),
 	STRING_KEY("libvirt", "domain-type", domain_type),
 	STRING_KEY("libvirt", "network", network),
+	STRING_KEY("libvirt", "save-dir", save_dir),
 	STRING_KEY("storage", "state-dir", state_dir),
 	STRING_KEY("storage", "image-dir", image_dir),
 	STRING_KEY("products", "file", products_file),
@@ -201,12 +204,12 @@ is_safe_provider_id(const gchar *id)
 }
 
 static gboolean
-require_absolute(const gchar *key, const gchar *path, GError **error)
+require_absolute(const gchar *group, const gchar *key, const gchar *path, GError **error)
 {
 	if (g_path_is_absolute(path))
 		return TRUE;
 	g_set_error(error, UCV_ERROR, UCV_ERROR_CONFIG,
-		    "[storage] %s must be an absolute path, not '%s'", key, path);
+		    "[%s] %s must be an absolute path, not '%s'", group, key, path);
 	return FALSE;
 }
 
@@ -237,8 +240,9 @@ validate(UcvConfig *self, GError **error)
 				    "[libvirt] domain-type must be set (kvm or qemu)");
 		return FALSE;
 	}
-	return require_absolute("state-dir", self->state_dir, error) &&
-	       require_absolute("image-dir", self->image_dir, error);
+	return require_absolute("storage", "state-dir", self->state_dir, error) &&
+	       require_absolute("storage", "image-dir", self->image_dir, error) &&
+	       require_absolute("libvirt", "save-dir", self->save_dir, error);
 }
 
 /* A ratio such as 1.5 (C locale), within (0, 100]. */

@@ -25,6 +25,9 @@ typedef struct {
 	guint reconcile_interval_s; /* reconcile-interval: seconds between sweeps */
 	/* save-bypass-cache: managed saves and restores skip the host's page cache */
 	gboolean save_bypass_cache;
+	/* save-dir: where libvirt keeps managed-save images, as this host sees it; a corrupt one is
+	 * moved aside there for the admin */
+	gchar *save_dir;
 	/* [storage] */
 	gchar *state_dir;
 	gchar *image_dir;

@@ -90,7 +90,9 @@ ucv_engine_rank_started(UcvEngine *self, UcvJobRun *run, guint rank)
 	if (stored->state == UCV_JOB_STATE_SUSPENDED)
 		ucv_engine_capacity_claim(self, stored->job);
 	ucv_engine_set_state(self, run->job_id, UCV_JOB_STATE_RUNNING,
-			     _("The virtual machine is running"));
+			     run->start_note != NULL ? run->start_note
+						     : _("The virtual machine is running"));
+	g_clear_pointer(&run->start_note, g_free);
 	ucv_engine_start_clock(self, run);
 }
 
@@ -434,6 +436,7 @@ ucv_engine_new(const UcvConfig *config, GPtrArray *products, UcvStore *store,
 	self->products = g_ptr_array_ref(products);
 	self->store = g_object_ref(store);
 	self->hypervisor = g_object_ref(hypervisor);
+	ucv_hypervisor_set_save_dir(hypervisor, config->save_dir);
 	self->core = g_object_ref(core);
 	self->sender = ucv_outbox_sender_new(store, core);
 	self->images = ucv_image_cache_new(config->image_dir);

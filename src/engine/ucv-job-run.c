@@ -24,6 +24,7 @@ job_run_clear(UcvJobRun *run)
 	g_hash_table_unref(run->started_ranks);
 	g_object_unref(run->cancellable);
 	g_free(run->job_id);
+	g_free(run->start_note);
 }
 
 UcvJobRun *

@@ -17,6 +17,7 @@ struct _UcvJobRun {
 	GCancellable *cancellable; /* cancelled when the job is being terminated */
 	gboolean terminating;      /* stop events are ours, not an admin's */
 	gboolean suspending;       /* SAVED events are ours, not an admin's */
+	gchar *start_note;         /* the status RUNNING is reported with, if not the usual one */
 	GHashTable *started_ranks; /* ranks libvirt reported running */
 	guint retry_source;        /* a provisioning attempt waiting to run again */
 	guint expiry_source;       /* fires at the job's deadline */

@@ -94,16 +94,37 @@ static void provision_next_rank(UcvJobOpHelper *helper);
 static void provision_retry_later(UcvJobOpHelper *helper);
 static void provision_write_seed(UcvJobOpHelper *helper);
 
+/* The machine came up from its disk because its saved memory would not restore: say so, in the
+ * RUNNING update or, when that went out already, after it. */
+static void
+note_booted_fresh(UcvJobOpHelper *helper, const gchar *set_aside)
+{
+	UcvEngine *engine = helper->engine;
+	UcvJobRun *run = helper->run;
+	g_autoptr(UcvStoredJob) stored = ucv_store_lookup_job(engine->store, run->job_id, NULL);
+	g_autofree gchar *note = g_strdup_printf(
+		_("The saved memory of the virtual machine could not be restored, so it started "
+		  "afresh from its disk; the saved memory was kept as %s"),
+		set_aside);
+
+	if (stored != NULL && stored->state == UCV_JOB_STATE_RUNNING) {
+		ucv_engine_set_state(engine, run->job_id, UCV_JOB_STATE_RUNNING, note);
+		return;
+	}
+	g_free(run->start_note);
+	run->start_note = g_steal_pointer(&note);
+}
+
 static void
 on_domain_started(GObject *source, GAsyncResult *res, gpointer user_data)
 {
 	UcvJobOpHelper *helper = user_data;
 	g_autoptr(GError) error = NULL;
 	g_autofree gchar *status = NULL;
-	gboolean was_running = FALSE;
+	g_autoptr(UcvDomainStartResult) result = NULL;
 
-	if (!ucv_hypervisor_start_domain_finish(UCV_HYPERVISOR(source), res, &was_running,
-						&error)) {
+	result = ucv_hypervisor_start_domain_finish(UCV_HYPERVISOR(source), res, &error);
+	if (result == NULL) {
 		if (provision_cancelled(helper, error))
 			return;
 		if (g_error_matches(error, UCV_ERROR, UCV_ERROR_UNAVAILABLE)) {
@@ -119,8 +140,10 @@ on_domain_started(GObject *source, GAsyncResult *res, gpointer user_data)
 		provision_fail(helper, status);
 		return;
 	}
+	if (result->outcome == UCV_DOMAIN_START_BOOTED_FRESH)
+		note_booted_fresh(helper, result->set_aside);
 	/* a restart found it running already: no STARTED event will come */
-	if (was_running)
+	if (result->outcome == UCV_DOMAIN_START_WAS_RUNNING)
 		ucv_engine_rank_started(helper->engine, helper->run, helper->rank);
 	helper->rank++;
 	provision_next_rank(helper);

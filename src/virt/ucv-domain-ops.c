@@ -5,6 +5,8 @@
 
 #include "ucv-domain-ops.h"
 
+#include <errno.h>
+#include <glib/gstdio.h>
 #include <libvirt/virterror.h>
 #include <stdlib.h>
 #include <string.h>
@@ -174,51 +176,99 @@ ucv_xml_with_uuid(virDomainPtr dom, const gchar *xml, GError **error)
 	return g_strdup_printf("%.*s\n  <uuid>%s</uuid>%s", (int)(end - xml), xml, uuid, end);
 }
 
-static gboolean
+void
+ucv_domain_start_result_free(UcvDomainStartResult *result)
+{
+	if (result == NULL)
+		return;
+	g_free(result->set_aside);
+	g_free(result);
+}
+
+static UcvDomainStartResult *
+ucv_domain_start_result_new(UcvDomainStart outcome, gchar *set_aside)
+{
+	UcvDomainStartResult *result = g_new0(UcvDomainStartResult, 1);
+
+	result->outcome = outcome;
+	result->set_aside = set_aside;
+	return result;
+}
+
+/* The managed-save image would not restore: it goes aside for the admin (never deleted, it is
+ * the guest's memory) and the domain boots from its disk. */
+static UcvDomainStartResult *
+ucv_domain_boot_fresh(virDomainPtr dom, const gchar *name, const gchar *save_dir, GError **error)
+{
+	g_autofree gchar *base = g_strdup_printf("%s.save", name);
+	g_autofree gchar *image = g_build_filename(save_dir, base, NULL);
+	g_autofree gchar *aside = g_strdup_printf("%s.corrupt-%" G_GINT64_FORMAT, image,
+						  g_get_real_time() / G_USEC_PER_SEC);
+
+	if (g_rename(image, aside) != 0) {
+		g_prefix_error(error,
+			       "cannot restore %s, nor move its saved memory %s aside (%s): ", name,
+			       image, g_strerror(errno));
+		return NULL;
+	}
+	ucv_domain_log(G_LOG_LEVEL_WARNING, name,
+		       "the saved memory of %s would not restore; moved to %s, booting afresh",
+		       name, aside);
+	g_clear_error(error);
+	if (virDomainCreate(dom) != 0) {
+		ucv_set_libvirt_error(error, UCV_ERROR_LIBVIRT, "cannot start %s", name);
+		return NULL;
+	}
+	return ucv_domain_start_result_new(UCV_DOMAIN_START_BOOTED_FRESH, g_steal_pointer(&aside));
+}
+
+static UcvDomainStartResult *
 ucv_domain_define_and_create(virConnectPtr conn, const gchar *name, const gchar *xml,
-			     GError **error)
+			     const gchar *save_dir, GError **error)
 {
 	g_autoptr(virDomain) dom = virDomainDefineXML(conn, xml);
+	gboolean had_image;
 
 	if (dom == NULL) {
 		ucv_set_libvirt_error(error, UCV_ERROR_LIBVIRT, "cannot define %s", name);
-		return FALSE;
+		return NULL;
 	}
+	had_image = virDomainHasManagedSaveImage(dom, 0) == 1;
 	if (virDomainCreate(dom) == 0)
-		return TRUE;
+		return ucv_domain_start_result_new(UCV_DOMAIN_START_STARTED, NULL);
 	ucv_set_libvirt_error(error, UCV_ERROR_LIBVIRT, "cannot start %s", name);
 	/* someone else started it in the meantime */
 	if (virDomainIsActive(dom) == 1) {
 		g_clear_error(error);
-		return TRUE;
+		return ucv_domain_start_result_new(UCV_DOMAIN_START_WAS_RUNNING, NULL);
 	}
-	return FALSE;
+	if (had_image && save_dir != NULL)
+		return ucv_domain_boot_fresh(dom, name, save_dir, error);
+	return NULL;
 }
 
-/* Starts the domain; *was_running tells whether it already ran (then no STARTED event comes). */
-gboolean
-ucv_domain_ops_start(virConnectPtr conn, const gchar *xml, gboolean *was_running, GError **error)
+UcvDomainStartResult *
+ucv_domain_ops_start(virConnectPtr conn, const gchar *xml, const gchar *save_dir, GError **error)
 {
 	g_autofree gchar *name = ucv_xml_get_name(xml, error);
 	g_autoptr(virDomain) dom = NULL;
 	g_autofree gchar *update = NULL;
 
 	if (name == NULL)
-		return FALSE;
+		return NULL;
 	dom = virDomainLookupByName(conn, name);
 	if (dom == NULL && ucv_libvirt_error_code() != VIR_ERR_NO_DOMAIN) {
 		ucv_set_libvirt_error(error, UCV_ERROR_LIBVIRT, "cannot look up %s", name);
-		return FALSE;
+		return NULL;
 	}
-	*was_running = dom != NULL && virDomainIsActive(dom) == 1;
-	if (*was_running) {
+	if (dom != NULL && virDomainIsActive(dom) == 1) {
 		ucv_domain_log(G_LOG_LEVEL_DEBUG, name, "domain %s is already running", name);
-		return TRUE;
+		return ucv_domain_start_result_new(UCV_DOMAIN_START_WAS_RUNNING, NULL);
 	}
 	update = dom != NULL ? ucv_xml_with_uuid(dom, xml, error) : g_strdup(xml);
 	if (update == NULL)
-		return FALSE;
-	return ucv_domain_define_and_create(conn, name, update, error);
+		return NULL;
+	return ucv_domain_define_and_create(conn, name, update, save_dir, error);
 }
 
 gboolean

@@ -15,10 +15,26 @@ GPtrArray *ucv_domain_ops_list(virConnectPtr conn, GError **error);
 /* NULL without error when the domain does not exist; job_id NULL without readable metadata. */
 UcvDomainInfo *ucv_domain_ops_lookup(virConnectPtr conn, const gchar *name, GError **error);
 
-/* Defines the domain persistently and starts it, keeping the UUID of an older definition.
- * *was_running: it ran already, so no STARTED event will follow. */
-gboolean ucv_domain_ops_start(virConnectPtr conn, const gchar *xml, gboolean *was_running,
-			      GError **error);
+typedef enum {
+	UCV_DOMAIN_START_STARTED,     /* started (or restored from its managed-save image) */
+	UCV_DOMAIN_START_WAS_RUNNING, /* it ran already, so no STARTED event will follow */
+	UCV_DOMAIN_START_BOOTED_FRESH /* its managed-save image would not restore: set aside */
+} UcvDomainStart;
+
+typedef struct {
+	UcvDomainStart outcome;
+	gchar *set_aside; /* BOOTED_FRESH: where the image that failed to restore now is */
+} UcvDomainStartResult;
+
+void ucv_domain_start_result_free(UcvDomainStartResult *result);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(UcvDomainStartResult, ucv_domain_start_result_free)
+
+/* Defines the domain persistently and starts it, keeping the UUID of an older definition. A
+ * managed-save image that fails to restore is renamed <name>.save.corrupt-<unix time> in
+ * save_dir (libvirt's directory for them, as this process sees it; NULL: never) and the domain
+ * boots from its disk instead. */
+UcvDomainStartResult *ucv_domain_ops_start(virConnectPtr conn, const gchar *xml,
+					   const gchar *save_dir, GError **error);
 
 /* Starts a defined domain as it is (restoring its managed-save image, if it has one); one that
  * runs already is fine. */

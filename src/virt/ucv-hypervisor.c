@@ -38,6 +38,7 @@ struct _UcvHypervisor {
 	guint backoff_ms;
 	gboolean reconnecting;
 	GCancellable *cancellable;
+	gchar *save_dir; /* set before any operation runs */
 };
 
 enum {
@@ -51,17 +52,12 @@ static guint signals[SIGNAL_LAST] = {0};
 
 G_DEFINE_TYPE(UcvHypervisor, ucv_hypervisor, G_TYPE_OBJECT)
 
-/* What the start thread reports; errors come back as -1 from g_task_propagate_int(). */
-enum {
-	UCV_DOMAIN_START_STARTED = 0,
-	UCV_DOMAIN_START_WAS_RUNNING = 1,
-};
-
 /* One worker-thread call: its own connection reference, so a reconnect cannot pull it away. */
 typedef struct {
 	virConnectPtr conn;
 	gchar *arg;
 	guint flags;
+	gchar *save_dir;
 } UcvHypervisorOp;
 
 static void
@@ -69,6 +65,7 @@ ucv_hypervisor_op_free(UcvHypervisorOp *op)
 {
 	g_clear_pointer(&op->conn, ucv_conn_unref);
 	g_free(op->arg);
+	g_free(op->save_dir);
 	g_free(op);
 }
 
@@ -400,16 +397,16 @@ ucv_start_domain_thread(GTask *task, gpointer source, gpointer task_data, GCance
 {
 	UcvHypervisorOp *op = task_data;
 	GError *error = NULL;
-	gboolean was_running = FALSE;
+	UcvDomainStartResult *result;
 
 	if (g_task_return_error_if_cancelled(task))
 		return;
-	if (!ucv_domain_ops_start(op->conn, op->arg, &was_running, &error)) {
+	result = ucv_domain_ops_start(op->conn, op->arg, op->save_dir, &error);
+	if (result == NULL) {
 		g_task_return_error(task, error);
 		return;
 	}
-	g_task_return_int(task,
-			  was_running ? UCV_DOMAIN_START_WAS_RUNNING : UCV_DOMAIN_START_STARTED);
+	g_task_return_pointer(task, result, (GDestroyNotify)ucv_domain_start_result_free);
 }
 
 static void
@@ -496,6 +493,7 @@ ucv_hypervisor_run_flags(UcvHypervisor *self, const gchar *arg, guint flags, GTa
 	op->conn = conn;
 	op->arg = g_strdup(arg);
 	op->flags = flags;
+	op->save_dir = g_strdup(self->save_dir);
 	g_task_set_task_data(task, op, (GDestroyNotify)ucv_hypervisor_op_free);
 	g_task_run_in_thread(task, func);
 }
@@ -518,19 +516,19 @@ ucv_hypervisor_start_domain_async(UcvHypervisor *self, const gchar *xml, GCancel
 			   cancellable, callback, user_data);
 }
 
-gboolean
-ucv_hypervisor_start_domain_finish(UcvHypervisor *self, GAsyncResult *res, gboolean *was_running,
-				   GError **error)
+UcvDomainStartResult *
+ucv_hypervisor_start_domain_finish(UcvHypervisor *self, GAsyncResult *res, GError **error)
 {
-	gssize result;
+	g_return_val_if_fail(g_task_is_valid(res, self), NULL);
+	return g_task_propagate_pointer(G_TASK(res), error);
+}
 
-	g_return_val_if_fail(g_task_is_valid(res, self), FALSE);
-	result = g_task_propagate_int(G_TASK(res), error);
-	if (result < 0)
-		return FALSE;
-	if (was_running != NULL)
-		*was_running = result == UCV_DOMAIN_START_WAS_RUNNING;
-	return TRUE;
+void
+ucv_hypervisor_set_save_dir(UcvHypervisor *self, const gchar *save_dir)
+{
+	g_return_if_fail(UCV_IS_HYPERVISOR(self));
+	g_free(self->save_dir);
+	self->save_dir = g_strdup(save_dir);
 }
 
 void
@@ -671,6 +669,7 @@ ucv_hypervisor_finalize(GObject *object)
 	UcvHypervisor *self = UCV_HYPERVISOR(object);
 
 	g_free(self->uri);
+	g_free(self->save_dir);
 	g_clear_object(&self->cancellable);
 	g_mutex_clear(&self->lock);
 	G_OBJECT_CLASS(ucv_hypervisor_parent_class)->finalize(object);

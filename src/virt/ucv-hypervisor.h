@@ -5,6 +5,7 @@
 #include <libvirt/libvirt.h>
 
 #include "virt/ucv-domain-info.h"
+#include "virt/ucv-domain-ops.h"
 
 G_BEGIN_DECLS
 
@@ -46,9 +47,12 @@ virConnectPtr ucv_hypervisor_get_connection(UcvHypervisor *self);
 void ucv_hypervisor_start_domain_async(UcvHypervisor *self, const gchar *xml,
 				       GCancellable *cancellable, GAsyncReadyCallback callback,
 				       gpointer user_data);
-/* *was_running (may be NULL): the domain ran already, so no STARTED event will follow. */
-gboolean ucv_hypervisor_start_domain_finish(UcvHypervisor *self, GAsyncResult *res,
-					    gboolean *was_running, GError **error);
+/* How it started (see ucv_domain_ops_start()); NULL on error. */
+UcvDomainStartResult *ucv_hypervisor_start_domain_finish(UcvHypervisor *self, GAsyncResult *res,
+							 GError **error);
+/* Where libvirt keeps managed-save images, as this process sees it: a start whose image fails to
+ * restore moves it aside there and boots afresh. NULL (the default): such a start fails. */
+void ucv_hypervisor_set_save_dir(UcvHypervisor *self, const gchar *save_dir);
 
 /* Destroys (if running) and undefines a domain with its managed-save image (worker thread).
  * A domain that does not exist is not an error. */

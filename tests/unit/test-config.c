@@ -269,6 +269,26 @@ test_relative_dirs(Fixture *f, gconstpointer data)
 	assert_refused(f, "[storage]\nstate-dir = var/lib/ucv\n", "[storage]");
 	assert_refused(f, "[storage]\nimage-dir = images\n", "[storage]");
 	assert_refused(f, "[libvirt]\ndomain-type =\n", "domain-type");
+	assert_refused(f, "[libvirt]\nsave-dir = save\n", "[libvirt] save-dir");
+}
+
+/* Suspend settings: libvirt's save directory for qemu:///system, the page cache used, unless
+ * told otherwise; a value that is not a boolean is refused. */
+static void
+test_save_settings(Fixture *f, gconstpointer data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(UcvConfig) defaults = load_text(f, "[provider]\nid = site\n", &error);
+	g_autoptr(UcvConfig) set = NULL;
+
+	g_assert_no_error(error);
+	g_assert_cmpstr(defaults->save_dir, ==, "/var/lib/libvirt/qemu/save");
+	g_assert_false(defaults->save_bypass_cache);
+	set = load_text(f, "[libvirt]\nsave-dir = /srv/save\nsave-bypass-cache = true\n", &error);
+	g_assert_no_error(error);
+	g_assert_cmpstr(set->save_dir, ==, "/srv/save");
+	g_assert_true(set->save_bypass_cache);
+	assert_refused(f, "[libvirt]\nsave-bypass-cache = maybe\n", "save-bypass-cache");
 }
 
 static void
@@ -316,6 +336,7 @@ main(int argc, char **argv)
 	ADD("/config/bad/empty-listen", test_empty_listen);
 	ADD("/config/bad/provider-id", test_unsafe_provider_id);
 	ADD("/config/bad/relative-dirs", test_relative_dirs);
+	ADD("/config/save-settings", test_save_settings);
 	ADD("/config/bad/not-utf8", test_not_utf8);
 	ADD("/config/missing-file", test_missing_file);
 	ADD("/config/syntax-error", test_syntax_error);

@@ -162,10 +162,12 @@ static gboolean
 start_domain(Fixture *fixture, const gchar *xml, GError **error)
 {
 	g_autoptr(GAsyncResult) res = NULL;
+	g_autoptr(UcvDomainStartResult) result = NULL;
 
 	ucv_hypervisor_start_domain_async(fixture->hypervisor, xml, NULL, on_result, fixture);
 	res = wait_for_result(fixture);
-	return ucv_hypervisor_start_domain_finish(fixture->hypervisor, res, NULL, error);
+	result = ucv_hypervisor_start_domain_finish(fixture->hypervisor, res, error);
+	return result != NULL;
 }
 
 static gboolean
