@@ -23,6 +23,8 @@ trap cleanup EXIT
 bash tests/integration/private-libvirtd.sh start "$work/libvirt"
 UCV_TEST_LIBVIRT_URI=$(bash tests/integration/private-libvirtd.sh uri "$work/libvirt")
 export UCV_TEST_LIBVIRT_URI
+# the private libvirtd's own files; its lib/ is /var/lib/libvirt inside (managed saves: qemu/save)
+export UCV_TEST_LIBVIRT_DIR="$work/libvirt"
 export UCV_TEST_GUEST_IMAGE="$build/guest/ucv-test-guest.qcow2"
 export UCV_BUILD_DIR=$build
 "$@"

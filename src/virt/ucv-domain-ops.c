@@ -16,6 +16,7 @@
 #include "virt/ucv-domain-metadata.h"
 #include "virt/ucv-domain-xml.h"
 #include "virt/ucv-libvirt-error.h"
+#include "virt/ucv-save-params.h"
 
 static void
 ucv_domain_unref(virDomainPtr dom)
@@ -298,7 +299,7 @@ ucv_domain_ops_managed_save(virConnectPtr conn, const gchar *name, guint flags, 
 	/* a repeated request after a restart finds the work done */
 	if (virDomainIsActive(dom) == 0 && virDomainHasManagedSaveImage(dom, 0) == 1)
 		return TRUE;
-	if (virDomainManagedSave(dom, flags) == 0)
+	if (ucv_save_managed(conn, dom, flags) == 0)
 		return TRUE;
 	ucv_set_libvirt_error(error, UCV_ERROR_LIBVIRT, "cannot save %s", name);
 	return FALSE;

@@ -10,6 +10,7 @@
 #include "model/ucv-error.h"
 #include "virt/ucv-domain-xml.h"
 #include "virt/ucv-hypervisor.h"
+#include "virt/ucv-save-params.h"
 
 #define TEST_URI "test:///default"
 
@@ -395,6 +396,66 @@ test_bad_xml(Fixture *fixture, gconstpointer data)
 	g_assert_error(error, UCV_ERROR, UCV_ERROR_LIBVIRT);
 }
 
+static gboolean
+saved_and_stopped(Fixture *fixture, const gchar *name)
+{
+	virConnectPtr conn = ucv_hypervisor_get_connection(fixture->hypervisor);
+	virDomainPtr dom = virDomainLookupByName(conn, name);
+	gboolean saved;
+
+	g_assert_nonnull(dom);
+	saved = virDomainIsActive(dom) == 0 && virDomainHasManagedSaveImage(dom, 0) == 1;
+	virDomainFree(dom);
+	return saved;
+}
+
+/* A managed save stops the domain with its memory kept; starting it as it is restores it; both
+ * are idempotent, as a repeated operation after a restart needs. */
+static void
+test_managed_save(Fixture *fixture, gconstpointer data)
+{
+	g_autofree gchar *xml = render("81", 0, 128);
+	g_autoptr(GAsyncResult) saved = NULL;
+	g_autoptr(GAsyncResult) again = NULL;
+	g_autoptr(GAsyncResult) started = NULL;
+	g_autoptr(GAsyncResult) restarted = NULL;
+	g_autoptr(GError) error = NULL;
+
+	g_assert_true(start_domain(fixture, xml, &error));
+	ucv_hypervisor_managed_save_async(fixture->hypervisor, "ucloud-81-0", 0, NULL, on_result,
+					  fixture);
+	saved = wait_for_result(fixture);
+	g_assert_true(ucv_hypervisor_managed_save_finish(fixture->hypervisor, saved, &error));
+	g_assert_no_error(error);
+	g_assert_true(saved_and_stopped(fixture, "ucloud-81-0"));
+	ucv_hypervisor_managed_save_async(fixture->hypervisor, "ucloud-81-0", 0, NULL, on_result,
+					  fixture);
+	again = wait_for_result(fixture);
+	g_assert_true(ucv_hypervisor_managed_save_finish(fixture->hypervisor, again, &error));
+
+	ucv_hypervisor_start_existing_async(fixture->hypervisor, "ucloud-81-0", NULL, on_result,
+					    fixture);
+	started = wait_for_result(fixture);
+	g_assert_true(ucv_hypervisor_start_existing_finish(fixture->hypervisor, started, &error));
+	g_assert_no_error(error);
+	g_assert_false(saved_and_stopped(fixture, "ucloud-81-0"));
+	ucv_hypervisor_start_existing_async(fixture->hypervisor, "ucloud-81-0", NULL, on_result,
+					    fixture);
+	restarted = wait_for_result(fixture);
+	g_assert_true(ucv_hypervisor_start_existing_finish(fixture->hypervisor, restarted, &error));
+}
+
+/* Parallel save channels only where libvirt has them (11.2), a few, never one. */
+static void
+test_save_channels(void)
+{
+	g_assert_cmpuint(ucv_save_parallel_channels(9000000, 64), ==, 0);
+	g_assert_cmpuint(ucv_save_parallel_channels(11001000, 64), ==, 0);
+	g_assert_cmpuint(ucv_save_parallel_channels(11002000, 1), ==, 2);
+	g_assert_cmpuint(ucv_save_parallel_channels(11002000, 6), ==, 3);
+	g_assert_cmpuint(ucv_save_parallel_channels(12000000, 64), ==, 4);
+}
+
 static void
 test_not_connected(void)
 {
@@ -652,5 +713,8 @@ main(int argc, char **argv)
 	g_test_add("/hypervisor/bad-xml", Fixture, NULL, fixture_setup, test_bad_xml,
 		   fixture_teardown);
 	g_test_add_func("/hypervisor/reconnect", test_reconnect);
+	g_test_add("/hypervisor/managed-save", Fixture, NULL, fixture_setup, test_managed_save,
+		   fixture_teardown);
+	g_test_add_func("/hypervisor/save-channels", test_save_channels);
 	return g_test_run();
 }
