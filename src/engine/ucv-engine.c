@@ -167,7 +167,9 @@ on_domain_event(UcvHypervisor *hypervisor, const gchar *name, UcvDomainEvent eve
 	    run->terminating)
 		return;
 	g_hash_table_remove(run->started_ranks, GUINT_TO_POINTER(rank));
-	if (event == UCV_DOMAIN_EVENT_SAVED && run->suspending)
+	/* our own suspend: its event may come while it runs or after it is done */
+	if (event == UCV_DOMAIN_EVENT_SAVED &&
+	    (run->suspending || stored->state == UCV_JOB_STATE_SUSPENDED))
 		return;
 	if (event == UCV_DOMAIN_EVENT_SAVED) {
 		/* the machine's memory is on disk: the job is suspended, not over */

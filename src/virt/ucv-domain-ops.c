@@ -6,6 +6,7 @@
 #include "ucv-domain-ops.h"
 
 #include <errno.h>
+#include <gio/gio.h>
 #include <glib/gstdio.h>
 #include <libvirt/virterror.h>
 #include <stdlib.h>
@@ -196,26 +197,65 @@ ucv_domain_start_result_new(UcvDomainStart outcome, gchar *set_aside)
 	return result;
 }
 
-/* The managed-save image would not restore: it goes aside for the admin (never deleted, it is
- * the guest's memory) and the domain boots from its disk. */
-static UcvDomainStartResult *
-ucv_domain_boot_fresh(virDomainPtr dom, const gchar *name, const gchar *save_dir, GError **error)
+/* The first bytes of a complete save image; libvirt writes "LibvirtQemudPart" until it is
+ * done, and silently boots afresh (losing the memory) from anything that is not complete. */
+#define UCV_SAVE_IMAGE_MAGIC "LibvirtQemudSave"
+
+static gchar *
+ucv_save_image_path(const gchar *save_dir, const gchar *name)
 {
 	g_autofree gchar *base = g_strdup_printf("%s.save", name);
-	g_autofree gchar *image = g_build_filename(save_dir, base, NULL);
+
+	return g_build_filename(save_dir, base, NULL);
+}
+
+/* FALSE only when the image is there and plainly not a complete one; a directory this process
+ * cannot see (or a missing image) leaves the judgement to libvirt. */
+static gboolean
+ucv_save_image_looks_whole(const gchar *image)
+{
+	gchar magic[sizeof(UCV_SAVE_IMAGE_MAGIC) - 1] = {0};
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GFileInputStream) in = NULL;
+	g_autoptr(GFile) file = g_file_new_for_path(image);
+	gsize got = 0;
+
+	in = g_file_read(file, NULL, &error);
+	if (in == NULL)
+		return TRUE;
+	if (!g_input_stream_read_all(G_INPUT_STREAM(in), magic, sizeof(magic), &got, NULL, &error))
+		return TRUE;
+	return got == sizeof(magic) && memcmp(magic, UCV_SAVE_IMAGE_MAGIC, sizeof(magic)) == 0;
+}
+
+/* The saved memory will not restore: it goes aside for the admin (never deleted, it is the
+ * guest's memory) as <image>.corrupt-<unix time>. */
+static gchar *
+ucv_set_image_aside(const gchar *name, const gchar *image, GError **error)
+{
 	g_autofree gchar *aside = g_strdup_printf("%s.corrupt-%" G_GINT64_FORMAT, image,
 						  g_get_real_time() / G_USEC_PER_SEC);
 
 	if (g_rename(image, aside) != 0) {
-		g_prefix_error(error,
-			       "cannot restore %s, nor move its saved memory %s aside (%s): ", name,
-			       image, g_strerror(errno));
+		g_set_error(error, UCV_ERROR, UCV_ERROR_LIBVIRT,
+			    "cannot restore %s, nor move its saved memory %s aside: %s", name,
+			    image, g_strerror(errno));
 		return NULL;
 	}
 	ucv_domain_log(G_LOG_LEVEL_WARNING, name,
 		       "the saved memory of %s would not restore; moved to %s, booting afresh",
 		       name, aside);
-	g_clear_error(error);
+	return g_steal_pointer(&aside);
+}
+
+/* Boots the domain from its disk once its saved memory is out of the way. */
+static UcvDomainStartResult *
+ucv_domain_boot_fresh(virDomainPtr dom, const gchar *name, const gchar *image, GError **error)
+{
+	g_autofree gchar *aside = ucv_set_image_aside(name, image, error);
+
+	if (aside == NULL)
+		return NULL;
 	if (virDomainCreate(dom) != 0) {
 		ucv_set_libvirt_error(error, UCV_ERROR_LIBVIRT, "cannot start %s", name);
 		return NULL;
@@ -228,13 +268,16 @@ ucv_domain_define_and_create(virConnectPtr conn, const gchar *name, const gchar 
 			     const gchar *save_dir, GError **error)
 {
 	g_autoptr(virDomain) dom = virDomainDefineXML(conn, xml);
-	gboolean had_image;
+	g_autofree gchar *image = NULL;
 
 	if (dom == NULL) {
 		ucv_set_libvirt_error(error, UCV_ERROR_LIBVIRT, "cannot define %s", name);
 		return NULL;
 	}
-	had_image = virDomainHasManagedSaveImage(dom, 0) == 1;
+	if (save_dir != NULL && virDomainHasManagedSaveImage(dom, 0) == 1)
+		image = ucv_save_image_path(save_dir, name);
+	if (image != NULL && !ucv_save_image_looks_whole(image))
+		return ucv_domain_boot_fresh(dom, name, image, error);
 	if (virDomainCreate(dom) == 0)
 		return ucv_domain_start_result_new(UCV_DOMAIN_START_STARTED, NULL);
 	ucv_set_libvirt_error(error, UCV_ERROR_LIBVIRT, "cannot start %s", name);
@@ -243,8 +286,11 @@ ucv_domain_define_and_create(virConnectPtr conn, const gchar *name, const gchar 
 		g_clear_error(error);
 		return ucv_domain_start_result_new(UCV_DOMAIN_START_WAS_RUNNING, NULL);
 	}
-	if (had_image && save_dir != NULL)
-		return ucv_domain_boot_fresh(dom, name, save_dir, error);
+	/* a whole image whose restore failed all the same (QEMU refused the state) */
+	if (image != NULL && g_file_test(image, G_FILE_TEST_EXISTS)) {
+		g_clear_error(error);
+		return ucv_domain_boot_fresh(dom, name, image, error);
+	}
 	return NULL;
 }
 

@@ -10,6 +10,7 @@
 #include <libsoup/soup.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/prctl.h>
 
 static const gchar *products_json =
 	"[{\"type\":\"compute\",\"name\":\"test-vm\",\"category\":{\"name\":\"test-vm\","
@@ -45,11 +46,23 @@ write_file(const gchar *path, const gchar *contents)
 	g_assert_no_error(error);
 }
 
+gchar *
+ucv_harness_save_dir(void)
+{
+	const gchar *libvirt_dir = g_getenv("UCV_TEST_LIBVIRT_DIR");
+
+	/* the private libvirtd's lib/ is its /var/lib/libvirt */
+	if (libvirt_dir == NULL)
+		return g_strdup("/var/lib/libvirt/qemu/save");
+	return g_build_filename(libvirt_dir, "lib", "qemu", "save", NULL);
+}
+
 static void
 write_config(UcvHarness *self)
 {
 	g_autofree gchar *products = g_build_filename(self->dir, "products.json", NULL);
 	g_autofree gchar *core_dir = g_build_filename(self->dir, "core", NULL);
+	g_autofree gchar *save_dir = ucv_harness_save_dir();
 	g_autofree gchar *config = NULL;
 
 	write_file(products, products_json);
@@ -59,11 +72,11 @@ write_config(UcvHarness *self)
 				 "public-key-file = %s/ucloud-public-key\n"
 				 "accounting = none\n"
 				 "[http]\nlisten = 127.0.0.1:%u\nmax-body-size = 65536\n"
-				 "[libvirt]\nuri = %s\ndomain-type = qemu\n"
+				 "[libvirt]\nuri = %s\ndomain-type = qemu\nsave-dir = %s\n"
 				 "[storage]\nstate-dir = %s\nimage-dir = %s\n"
 				 "[products]\nfile = %s\n",
 				 self->base_url, ucv_fake_core_get_url(self->core), core_dir,
-				 core_dir, self->port, self->libvirt_uri, self->state_dir,
+				 core_dir, self->port, self->libvirt_uri, save_dir, self->state_dir,
 				 self->image_dir, products);
 	if (self->extra_config != NULL) {
 		g_autofree gchar *base = g_steal_pointer(&config);
@@ -183,6 +196,14 @@ daemon_answers(UcvHarness *self)
 	return body != NULL && soup_message_get_status(msg) != 0;
 }
 
+/* A failed assertion aborts the test without ucv_harness_free; the daemon must not outlive it and
+ * go on driving the private libvirtd's machines. */
+static void
+die_with_test(gpointer user_data)
+{
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+}
+
 void
 ucv_harness_start_daemon(UcvHarness *self)
 {
@@ -198,6 +219,7 @@ ucv_harness_start_daemon(UcvHarness *self)
 
 	g_assert_cmpint(fd, >=, 0);
 	g_subprocess_launcher_take_stdout_fd(launcher, fd);
+	g_subprocess_launcher_set_child_setup(launcher, die_with_test, NULL, NULL);
 	self->daemon = g_subprocess_launcher_spawn(launcher, &error, binary, "--config",
 						   self->config_path, "-vv", NULL);
 	g_assert_no_error(error);
@@ -408,6 +430,60 @@ ucv_harness_terminate_jobs(UcvHarness *self, GPtrArray *job_ids)
 	call_bulk_many(self, "/ucloud/test/jobs/terminate", job_ids);
 }
 
+/* Core matches responses to items by position, so exactly one per item. */
+static void
+assert_one_response(JsonNode *reply)
+{
+	JsonObject *root;
+	JsonArray *responses;
+
+	g_assert_nonnull(reply);
+	g_assert_true(JSON_NODE_HOLDS_OBJECT(reply));
+	root = json_node_get_object(reply);
+	g_assert_true(json_object_has_member(root, "responses"));
+	responses = json_object_get_array_member(root, "responses");
+	g_assert_nonnull(responses);
+	g_assert_cmpuint(json_array_get_length(responses), ==, 1);
+}
+
+static void
+call_job_item(UcvHarness *self, const gchar *path, const gchar *job_id, gboolean documented)
+{
+	g_autofree gchar *job = ucv_harness_vm_job_json(job_id, 1);
+	g_autofree gchar *body = documented ? g_strdup_printf("{\"items\":[%s]}", job)
+					    : g_strdup_printf("{\"items\":[{\"job\":%s}]}", job);
+	g_autoptr(JsonNode) reply = NULL;
+	guint status = 0;
+
+	reply = ucv_harness_call(self, "POST", path, body, &status);
+	g_assert_cmpuint(status, ==, 200);
+	assert_one_response(reply);
+}
+
+void
+ucv_harness_suspend_job(UcvHarness *self, const gchar *job_id)
+{
+	call_job_item(self, "/ucloud/test/jobs/suspend", job_id, FALSE);
+}
+
+void
+ucv_harness_unsuspend_job(UcvHarness *self, const gchar *job_id)
+{
+	call_job_item(self, "/ucloud/test/jobs/unsuspend", job_id, FALSE);
+}
+
+void
+ucv_harness_suspend_job_documented(UcvHarness *self, const gchar *job_id)
+{
+	call_job_item(self, "/ucloud/test/jobs/suspend", job_id, TRUE);
+}
+
+void
+ucv_harness_unsuspend_job_documented(UcvHarness *self, const gchar *job_id)
+{
+	call_job_item(self, "/ucloud/test/jobs/unsuspend", job_id, TRUE);
+}
+
 static gboolean
 on_timeout(gpointer user_data)
 {
@@ -428,13 +504,14 @@ ucv_harness_spin(guint ms)
 }
 
 static UcvFakeCoreUpdate *
-find_update(UcvHarness *self, const gchar *job_id, const gchar *state)
+find_nth_update(UcvHarness *self, const gchar *job_id, const gchar *state, guint n)
 {
 	g_autoptr(GPtrArray) updates = ucv_fake_core_get_updates(self->core, job_id);
+	guint seen = 0;
 
 	for (guint i = 0; i < updates->len; i++) {
 		UcvFakeCoreUpdate *update = g_ptr_array_index(updates, i);
-		if (g_strcmp0(update->state, state) == 0)
+		if (g_strcmp0(update->state, state) == 0 && ++seen == n)
 			return ucv_fake_core_update_copy(update);
 	}
 	return NULL;
@@ -446,13 +523,32 @@ ucv_harness_wait_state(UcvHarness *self, const gchar *job_id, const gchar *state
 	gint64 deadline = g_get_monotonic_time() + (gint64)timeout_s * G_USEC_PER_SEC;
 
 	while (g_get_monotonic_time() < deadline) {
-		g_autoptr(UcvFakeCoreUpdate) update = find_update(self, job_id, state);
+		g_autoptr(UcvFakeCoreUpdate) update = find_nth_update(self, job_id, state, 1);
 		if (update != NULL)
 			return g_strdup(update->status);
 		ucv_harness_spin(50);
 	}
 	g_error("job %s did not reach %s within %u s (Core saw: %s); see %s/daemon.log", job_id,
 		state, timeout_s, ucv_harness_states_of(self, job_id), self->dir);
+	return NULL;
+}
+
+gchar *
+ucv_harness_wait_nth_state(UcvHarness *self, const gchar *job_id, const gchar *state, guint n,
+			   guint timeout_s)
+{
+	gint64 deadline = g_get_monotonic_time() + (gint64)timeout_s * G_USEC_PER_SEC;
+
+	g_assert_cmpuint(n, >, 0);
+	while (g_get_monotonic_time() < deadline) {
+		g_autoptr(UcvFakeCoreUpdate) update = find_nth_update(self, job_id, state, n);
+		if (update != NULL)
+			return g_strdup(update->status);
+		ucv_harness_spin(50);
+	}
+	g_error("job %s did not reach %s (occurrence %u) within %u s (Core saw: %s); see "
+		"%s/daemon.log",
+		job_id, state, n, timeout_s, ucv_harness_states_of(self, job_id), self->dir);
 	return NULL;
 }
 

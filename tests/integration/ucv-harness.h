@@ -47,6 +47,10 @@ void ucv_harness_start_daemon(UcvHarness *self);
 /* SIGKILL (no chance to clean up) or SIGTERM (clean shutdown, exit status 0 expected). */
 void ucv_harness_kill_daemon(UcvHarness *self, gboolean hard);
 
+/* Where the private libvirtd keeps managed-save images, as seen from here (UCV_TEST_LIBVIRT_DIR).
+ */
+gchar *ucv_harness_save_dir(void);
+
 /* Calls the daemon as Core does; returns the parsed body and sets *status. */
 JsonNode *ucv_harness_call(UcvHarness *self, const gchar *method, const gchar *path,
 			   const gchar *body, guint *status);
@@ -61,11 +65,22 @@ void ucv_harness_terminate_job(UcvHarness *self, const gchar *job_id);
 /* The same for many single-replica jobs, in bulk requests that stay under the body limit. */
 void ucv_harness_create_jobs(UcvHarness *self, GPtrArray *job_ids);
 void ucv_harness_terminate_jobs(UcvHarness *self, GPtrArray *job_ids);
+/* Suspend and unsuspend as Core's current API sends them: {"items":[{"job":Job}]}. Each asserts
+ * an answer of one (empty) response for the one item. */
+void ucv_harness_suspend_job(UcvHarness *self, const gchar *job_id);
+void ucv_harness_unsuspend_job(UcvHarness *self, const gchar *job_id);
+/* The same in the documented form, where each item is the Job itself: {"items":[Job]}. */
+void ucv_harness_suspend_job_documented(UcvHarness *self, const gchar *job_id);
+void ucv_harness_unsuspend_job_documented(UcvHarness *self, const gchar *job_id);
 
 /* Runs the main loop until the fake Core has received `state` for the job; fails after
  * timeout_s. Returns the update's status line. */
 gchar *ucv_harness_wait_state(UcvHarness *self, const gchar *job_id, const gchar *state,
 			      guint timeout_s);
+/* Like ucv_harness_wait_state, but for the n-th (1 = first) update carrying `state`: a job
+ * suspended and resumed reports RUNNING twice. */
+gchar *ucv_harness_wait_nth_state(UcvHarness *self, const gchar *job_id, const gchar *state,
+				  guint n, guint timeout_s);
 /* Runs the main loop until the rank's serial log contains `text`. */
 void ucv_harness_wait_console(UcvHarness *self, const gchar *job_id, guint rank, const gchar *text,
 			      guint timeout_s);
