@@ -1986,6 +1986,27 @@ test_suspend_refused_and_terminated(Fixture *f, gconstpointer data)
 	g_assert_false(domain_exists(f, "ucloud-sus-t-0"));
 }
 
+/* A suspended job's deadline runs on in wall time, across a restart too: at the deadline its
+ * saved machine goes, image and all, and Core hears EXPIRED. */
+static void
+test_suspend_expires(Fixture *f, gconstpointer data)
+{
+	g_autoptr(GPtrArray) jobs = job_list(make_timed_job("sus-e", 3), NULL);
+	g_autofree gchar *states = NULL;
+
+	create_ok(f, jobs);
+	wait_state(f, "sus-e", UCV_JOB_STATE_RUNNING);
+	call_on_job(f, ucv_engine_suspend_jobs, "sus-e");
+	wait_state(f, "sus-e", UCV_JOB_STATE_SUSPENDED);
+	engine_stop(f);
+	engine_start(f);
+	wait_state(f, "sus-e", UCV_JOB_STATE_EXPIRED);
+	wait_cleaned_up(f, "sus-e");
+	g_assert_false(domain_exists(f, "ucloud-sus-e-0"));
+	states = outbox_states(f, "sus-e", NULL);
+	g_assert_cmpstr(states, ==, "RUNNING,SUSPENDED,EXPIRED");
+}
+
 static void
 engine_start_with_gpus(Fixture *f, const gchar *const *pool)
 {
@@ -2037,6 +2058,7 @@ main(int argc, char **argv)
 	ADD("/engine/suspend/restart", test_suspend_restart);
 	ADD("/engine/suspend/capacity", test_suspend_capacity);
 	ADD("/engine/suspend/refused-and-terminated", test_suspend_refused_and_terminated);
+	ADD("/engine/suspend/expires", test_suspend_expires);
 	ADD("/engine/create/replicas", test_replicas);
 	ADD("/engine/create/validation", test_validation);
 	ADD("/engine/create/unresolved-waits", test_unresolved_waits);
