@@ -150,6 +150,42 @@ test_restart(void)
 	assert_states(h, job_id, "RUNNING,SUCCESS");
 }
 
+/* A suspended job across a libvirtd restart: the saved machine is still SUSPENDED afterwards
+ * (libvirt says shut off; its managed-save image says otherwise), and unsuspend restores it. */
+static void
+test_restart_while_suspended(void)
+{
+	g_autoptr(UcvHarness) h = ucv_harness_new();
+	g_autofree gchar *job_id = ucv_harness_new_job_id();
+	g_autofree gchar *name = g_strdup_printf("ucloud-%s-0", job_id);
+	guint reconnects = count_in_daemon_log(h, "reconnected to libvirt");
+	virDomainPtr domain;
+	gint64 restarted;
+
+	ucv_harness_create_job(h, job_id, 1);
+	g_free(ucv_harness_wait_state(h, job_id, "RUNNING", BOOT_TIMEOUT_S));
+	ucv_harness_suspend_job(h, job_id);
+	g_free(ucv_harness_wait_state(h, job_id, "SUSPENDED", BOOT_TIMEOUT_S));
+
+	restarted = g_get_monotonic_time();
+	libvirtd_control(h, "restart");
+	ucv_harness_reconnect_libvirt(h);
+	wait_daemon_reconnected(h, reconnects, restarted);
+	ucv_harness_spin(1000);
+	assert_states(h, job_id, "RUNNING,SUSPENDED");
+	domain = virDomainLookupByName(h->conn, name);
+	g_assert_nonnull(domain);
+	g_assert_cmpint(virDomainHasManagedSaveImage(domain, 0), ==, 1);
+	virDomainFree(domain);
+
+	ucv_harness_unsuspend_job(h, job_id);
+	g_free(ucv_harness_wait_nth_state(h, job_id, "RUNNING", 2, BOOT_TIMEOUT_S));
+	g_assert_true(ucv_harness_domain_is_active(h, job_id, 0));
+	ucv_harness_terminate_job(h, job_id);
+	g_free(ucv_harness_wait_state(h, job_id, "SUCCESS", 60));
+	assert_rank_gone(h, job_id, 0);
+}
+
 /* libvirtd is down when the job arrives: the API accepts it at once, the daemon keeps trying,
  * and the job starts once libvirtd is back. */
 static void
@@ -209,5 +245,6 @@ main(int argc, char **argv)
 	g_test_init(&argc, &argv, NULL);
 	g_test_add_func("/libvirtd/restart", test_restart);
 	g_test_add_func("/libvirtd/down-during-create", test_down_during_create);
+	g_test_add_func("/libvirtd/restart-while-suspended", test_restart_while_suspended);
 	return g_test_run();
 }
