@@ -17,16 +17,31 @@ packages=(
 	curl ca-certificates python3
 	# unit tests: isoinfo reads seeds back, PyYAML parses them as cloud-init does
 	genisoimage python3-yaml
+	# browser tests: real noVNC and xterm.js clients in Chromium; a monospace font for the terminal
+	chromium fonts-dejavu-core
 )
+# Node.js may already come from outside Debian, whose nodejs then provides npm and conflicts with
+# Debian's npm package: ask for both only when the commands are missing.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+	packages+=(nodejs npm)
+fi
 
 missing=()
 for p in "${packages[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-if [ ${#missing[@]} -eq 0 ]; then
-	exit 0
+if [ ${#missing[@]} -gt 0 ]; then
+	echo "Installing: ${missing[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
-echo "Installing: ${missing[*]}"
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-apt-get install -y -qq "${missing[@]}" >/dev/null
+
+# The browser tests' npm packages, exactly as locked. A copy of the lock inside node_modules marks
+# a finished install, so a rerun that matches needs neither the registry nor a fresh unpack.
+browser=$(cd "$(dirname "$0")/../tests/browser" && pwd)
+if ! cmp -s "$browser/package-lock.json" "$browser/node_modules/.installed-lock.json"; then
+	echo "Installing npm packages in tests/browser"
+	(cd "$browser" && npm ci --prefer-offline --no-audit --no-fund --loglevel=error >/dev/null)
+	cp "$browser/package-lock.json" "$browser/node_modules/.installed-lock.json"
+fi

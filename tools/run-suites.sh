@@ -19,6 +19,10 @@ run_suites() {
 }
 
 run_suites "$build" plain
+# the browser runs the same client code either way: once is enough
+meson test -C "$build" --suite browser --num-processes 1 --logbase plain-browser \
+	--print-errorlogs || status=1
+logs+=("$build/meson-logs/plain-browser.json")
 
 if [ "${UCV_SANITIZE:-1}" = 1 ]; then
 	if [ ! -f "$sanitized/build.ninja" ]; then
