@@ -23,6 +23,15 @@ console_log(UcvHarness *h, const gchar *job_id)
 	return g_build_filename(h->state_dir, "jobs", job_id, "console-0.log", NULL);
 }
 
+static gchar *
+save_image_path(const gchar *job_id)
+{
+	g_autofree gchar *dir = ucv_harness_save_dir();
+	g_autofree gchar *base = g_strdup_printf("ucloud-%s-0.save", job_id);
+
+	return g_build_filename(dir, base, NULL);
+}
+
 /* Types `echo "<label>=$(cat <file>)"` and returns what the guest printed after "<label>=". The
  * typed line comes back too, but there "<label>=" is followed by "$(", which the pattern rejects;
  * only the log written after the typing is searched, so a label may be used again. */
@@ -318,6 +327,7 @@ test_terminate(void)
 	g_autoptr(UcvHarness) h = ucv_harness_new();
 	g_autofree gchar *job_id = ucv_harness_new_job_id();
 	g_autofree gchar *disk = ucv_harness_disk_path(h, job_id, 0);
+	g_autofree gchar *image = save_image_path(job_id);
 
 	ucv_harness_create_job(h, job_id, 1);
 	ucv_harness_wait_console(h, job_id, 0, GUEST_MARKER, BOOT_TIMEOUT_S);
@@ -325,6 +335,7 @@ test_terminate(void)
 	ucv_harness_suspend_job(h, job_id);
 	g_free(ucv_harness_wait_state(h, job_id, "SUSPENDED", SAVE_TIMEOUT_S));
 	assert_saved(h, job_id);
+	g_assert_true(g_file_test(image, G_FILE_TEST_EXISTS));
 
 	ucv_harness_terminate_job(h, job_id);
 	g_free(ucv_harness_wait_state(h, job_id, "SUCCESS", 60));
@@ -332,6 +343,7 @@ test_terminate(void)
 		ucv_harness_spin(100);
 	g_assert_false(ucv_harness_domain_exists(h, job_id, 0));
 	g_assert_false(g_file_test(disk, G_FILE_TEST_EXISTS));
+	g_assert_false(g_file_test(image, G_FILE_TEST_EXISTS));
 	assert_states(h, job_id, "RUNNING,SUSPENDED,SUCCESS");
 }
 
@@ -377,15 +389,6 @@ wait_status(UcvHarness *h, const gchar *job_id, const gchar *text, guint timeout
 	}
 	g_error("job %s: no status with '%s' within %u s", job_id, text, timeout_s);
 	return NULL;
-}
-
-static gchar *
-save_image_path(const gchar *job_id)
-{
-	g_autofree gchar *dir = ucv_harness_save_dir();
-	g_autofree gchar *base = g_strdup_printf("ucloud-%s-0.save", job_id);
-
-	return g_build_filename(dir, base, NULL);
 }
 
 /* The save directory is full (the image's name leads to /dev/full, where every write fails with
