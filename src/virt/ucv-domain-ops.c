@@ -351,6 +351,24 @@ ucv_domain_ops_managed_save(virConnectPtr conn, const gchar *name, guint flags, 
 	return FALSE;
 }
 
+int
+ucv_domain_ops_open_graphics(virConnectPtr conn, const gchar *name, GError **error)
+{
+	g_autoptr(virDomain) dom = virDomainLookupByName(conn, name);
+	int fd;
+
+	if (dom == NULL) {
+		ucv_set_libvirt_error(error, UCV_ERROR_LIBVIRT, "cannot look up %s", name);
+		return -1;
+	}
+	/* libvirt hands over a connected socket: no TCP port, no VNC password to manage */
+	fd = virDomainOpenGraphicsFD(dom, 0, VIR_DOMAIN_OPEN_GRAPHICS_SKIPAUTH);
+	if (fd < 0)
+		ucv_set_libvirt_error(error, UCV_ERROR_LIBVIRT, "cannot open the display of %s",
+				      name);
+	return fd;
+}
+
 /* Stopped already or gone already are both fine: removal is idempotent. */
 static gboolean
 ucv_domain_destroy(virDomainPtr dom, const gchar *name, GError **error)

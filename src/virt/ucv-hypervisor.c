@@ -7,6 +7,7 @@
 
 #include <libvirt-glib/libvirt-glib.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include "model/ucv-error.h"
 #include "virt/ucv-virt-log.h"
@@ -442,6 +443,32 @@ ucv_start_existing_thread(GTask *task, gpointer source, gpointer task_data,
 }
 
 static void
+ucv_open_graphics_thread(GTask *task, gpointer source, gpointer task_data,
+			 GCancellable *cancellable)
+{
+	UcvHypervisorOp *op = task_data;
+	GError *error = NULL;
+	g_autoptr(GSocket) socket = NULL;
+	int fd;
+
+	if (g_task_return_error_if_cancelled(task))
+		return;
+	fd = ucv_domain_ops_open_graphics(op->conn, op->arg, &error);
+	if (fd < 0) {
+		g_task_return_error(task, error);
+		return;
+	}
+	socket = g_socket_new_from_fd(fd, &error);
+	if (socket == NULL) {
+		close(fd);
+		g_task_return_error(task, error);
+		return;
+	}
+	g_task_return_pointer(task, g_socket_connection_factory_create_connection(socket),
+			      g_object_unref);
+}
+
+static void
 ucv_managed_save_thread(GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
 {
 	UcvHypervisorOp *op = task_data;
@@ -567,6 +594,25 @@ ucv_hypervisor_start_existing_finish(UcvHypervisor *self, GAsyncResult *res, GEr
 {
 	g_return_val_if_fail(g_task_is_valid(res, self), FALSE);
 	return g_task_propagate_boolean(G_TASK(res), error);
+}
+
+void
+ucv_hypervisor_open_graphics_async(UcvHypervisor *self, const gchar *name,
+				   GCancellable *cancellable, GAsyncReadyCallback callback,
+				   gpointer user_data)
+{
+	g_return_if_fail(UCV_IS_HYPERVISOR(self));
+	g_return_if_fail(name != NULL);
+
+	ucv_hypervisor_run(self, name, ucv_open_graphics_thread, ucv_hypervisor_open_graphics_async,
+			   cancellable, callback, user_data);
+}
+
+GSocketConnection *
+ucv_hypervisor_open_graphics_finish(UcvHypervisor *self, GAsyncResult *res, GError **error)
+{
+	g_return_val_if_fail(g_task_is_valid(res, self), NULL);
+	return g_task_propagate_pointer(G_TASK(res), error);
 }
 
 void

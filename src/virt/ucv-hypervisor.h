@@ -69,6 +69,13 @@ void ucv_hypervisor_start_existing_async(UcvHypervisor *self, const gchar *name,
 gboolean ucv_hypervisor_start_existing_finish(UcvHypervisor *self, GAsyncResult *res,
 					      GError **error);
 
+/* A connection to the running domain's VNC server, authentication skipped (worker thread). */
+void ucv_hypervisor_open_graphics_async(UcvHypervisor *self, const gchar *name,
+					GCancellable *cancellable, GAsyncReadyCallback callback,
+					gpointer user_data);
+GSocketConnection *ucv_hypervisor_open_graphics_finish(UcvHypervisor *self, GAsyncResult *res,
+						       GError **error);
+
 /* Saves a running domain's memory into its managed-save image and stops it (worker thread);
  * starting the domain again restores it. `flags` are virDomainSaveRestoreFlags. */
 void ucv_hypervisor_managed_save_async(UcvHypervisor *self, const gchar *name, guint flags,
