@@ -5,57 +5,11 @@
 
 #include <glib/gi18n.h>
 
+#include "api/ucv-bulk.h"
 #include "api/ucv-compute-support.h"
 #include "api/ucv-utilization-api.h"
 #include "model/ucv-error.h"
 #include "model/ucv-json.h"
-
-/* The items of a BulkRequest; null and absent items are the same mistake. */
-static JsonArray *
-ucv_jobs_api_get_items(JsonNode *body, GError **error)
-{
-	JsonNode *items;
-
-	if (body == NULL || !JSON_NODE_HOLDS_OBJECT(body)) {
-		g_set_error_literal(error, UCV_ERROR, UCV_ERROR_INVALID,
-				    _("the request must be a JSON object with items"));
-		return NULL;
-	}
-	items = json_object_get_member(json_node_get_object(body), "items");
-	if (items == NULL || JSON_NODE_HOLDS_NULL(items)) {
-		g_set_error_literal(error, UCV_ERROR, UCV_ERROR_INVALID,
-				    _("the request has no items"));
-		return NULL;
-	}
-	if (!JSON_NODE_HOLDS_ARRAY(items)) {
-		g_set_error_literal(error, UCV_ERROR, UCV_ERROR_INVALID,
-				    _("items must be an array"));
-		return NULL;
-	}
-	return json_node_get_array(items);
-}
-
-static JsonNode *
-ucv_jobs_api_wrap_responses(JsonArray *responses)
-{
-	JsonObject *root = json_object_new();
-	JsonNode *node = json_node_new(JSON_NODE_OBJECT);
-
-	json_object_set_array_member(root, "responses", responses);
-	json_node_take_object(node, root);
-	return node;
-}
-
-/* {"responses":[{},…]}: one empty object per item. */
-static JsonNode *
-ucv_jobs_api_empty_responses(guint count)
-{
-	JsonArray *responses = json_array_sized_new(count);
-
-	for (guint i = 0; i < count; i++)
-		json_array_add_object_element(responses, json_object_new());
-	return ucv_jobs_api_wrap_responses(responses);
-}
 
 /* Parses every item as a Job, or fails naming the first bad item (1-based, as users count). */
 static GPtrArray *
@@ -85,7 +39,7 @@ ucv_jobs_api_parse_jobs(JsonArray *items, gboolean unwrap, GError **error)
 JsonNode *
 ucv_jobs_api_create(UcvApiRequest *request, GError **error)
 {
-	JsonArray *items = ucv_jobs_api_get_items(request->body, error);
+	JsonArray *items = ucv_bulk_get_items(request->body, error);
 	g_autoptr(GPtrArray) jobs = NULL;
 	JsonArray *responses;
 
@@ -104,7 +58,7 @@ ucv_jobs_api_create(UcvApiRequest *request, GError **error)
 		json_object_set_string_member(response, "id", job->id);
 		json_array_add_object_element(responses, response);
 	}
-	return ucv_jobs_api_wrap_responses(responses);
+	return ucv_bulk_wrap_responses(responses);
 }
 
 /* The job ids of a bulk request whose items are Jobs, {"job":Job} or just {"id":…}: all three
@@ -112,7 +66,7 @@ ucv_jobs_api_create(UcvApiRequest *request, GError **error)
 static GPtrArray *
 ucv_jobs_api_item_ids(UcvApiRequest *request, GError **error)
 {
-	JsonArray *items = ucv_jobs_api_get_items(request->body, error);
+	JsonArray *items = ucv_bulk_get_items(request->body, error);
 	g_autoptr(GPtrArray) jobs = NULL;
 	GPtrArray *ids;
 
@@ -138,7 +92,7 @@ ucv_jobs_api_call_with_ids(UcvApiRequest *request, UcvJobsCall call, GError **er
 
 	if (ids == NULL || !call(request->engine, ids, error))
 		return NULL;
-	return ucv_jobs_api_empty_responses(ids->len);
+	return ucv_bulk_empty_responses(ids->len);
 }
 
 JsonNode *
@@ -184,7 +138,7 @@ ucv_jobs_api_parse_extension(JsonNode *item, gchar **job_id, gint64 *added_ms, G
 JsonNode *
 ucv_jobs_api_extend(UcvApiRequest *request, GError **error)
 {
-	JsonArray *items = ucv_jobs_api_get_items(request->body, error);
+	JsonArray *items = ucv_bulk_get_items(request->body, error);
 	g_autoptr(GPtrArray) ids = g_ptr_array_new_with_free_func(g_free);
 	g_autoptr(GArray) added = g_array_new(FALSE, FALSE, sizeof(gint64));
 
@@ -204,13 +158,13 @@ ucv_jobs_api_extend(UcvApiRequest *request, GError **error)
 	}
 	if (!ucv_engine_extend_jobs(request->engine, ids, added, error))
 		return NULL;
-	return ucv_jobs_api_empty_responses(ids->len);
+	return ucv_bulk_empty_responses(ids->len);
 }
 
 JsonNode *
 ucv_jobs_api_verify(UcvApiRequest *request, GError **error)
 {
-	JsonArray *items = ucv_jobs_api_get_items(request->body, error);
+	JsonArray *items = ucv_bulk_get_items(request->body, error);
 	g_autoptr(GPtrArray) jobs = NULL;
 
 	if (items == NULL)
@@ -239,18 +193,18 @@ ucv_jobs_api_retrieve_products(UcvApiRequest *request, GError **error)
 			responses, ucv_compute_support_to_json(
 					   product, features, request->config->provider_id, queue));
 	}
-	return ucv_jobs_api_wrap_responses(responses);
+	return ucv_bulk_wrap_responses(responses);
 }
 
 JsonNode *
 ucv_jobs_api_update_acl(UcvApiRequest *request, GError **error)
 {
-	JsonArray *items = ucv_jobs_api_get_items(request->body, error);
+	JsonArray *items = ucv_bulk_get_items(request->body, error);
 
 	/* permissions matter to Core only; the provider has nothing to enforce */
 	if (items == NULL)
 		return NULL;
-	return ucv_jobs_api_empty_responses(json_array_get_length(items));
+	return ucv_bulk_empty_responses(json_array_get_length(items));
 }
 
 JsonNode *

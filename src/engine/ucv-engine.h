@@ -50,6 +50,9 @@ gboolean ucv_engine_verify_jobs(UcvEngine *self, GPtrArray *jobs, GError **error
 gboolean ucv_engine_suspend_jobs(UcvEngine *self, GPtrArray *job_ids, GError **error);
 gboolean ucv_engine_unsuspend_jobs(UcvEngine *self, GPtrArray *job_ids, GError **error);
 
+/* The job is known, RUNNING and has a machine of `rank`: a console of it may open. */
+gboolean ucv_engine_check_console(UcvEngine *self, const gchar *job_id, guint rank, GError **error);
+
 /* Core's ssh/keyUploaded: `username`'s SSH keys are now `keys` (NULL when Core did not send
  * them: each job then asks Core, as provisioning does). The cloud-init seed of every machine of
  * the user's active jobs with SSH enabled is rewritten with those keys, in the background and in

@@ -2007,6 +2007,30 @@ test_suspend_expires(Fixture *f, gconstpointer data)
 	g_assert_cmpstr(states, ==, "RUNNING,SUSPENDED,EXPIRED");
 }
 
+/* A console opens only for a known, running job and a rank it has. */
+static void
+test_console_check(Fixture *f, gconstpointer data)
+{
+	g_autoptr(GError) unknown = NULL;
+	g_autoptr(GError) rank = NULL;
+	g_autoptr(GError) suspended = NULL;
+	g_autoptr(GError) error = NULL;
+
+	create_running(f, "con-1");
+	g_assert_true(ucv_engine_check_console(f->engine, "con-1", 0, &error));
+	g_assert_no_error(error);
+	g_assert_false(ucv_engine_check_console(f->engine, "con-none", 0, &unknown));
+	g_assert_error(unknown, UCV_ERROR, UCV_ERROR_NOT_FOUND);
+	g_assert_false(ucv_engine_check_console(f->engine, "con-1", 1, &rank));
+	g_assert_error(rank, UCV_ERROR, UCV_ERROR_INVALID);
+	call_on_job(f, ucv_engine_suspend_jobs, "con-1");
+	wait_state(f, "con-1", UCV_JOB_STATE_SUSPENDED);
+	g_assert_false(ucv_engine_check_console(f->engine, "con-1", 0, &suspended));
+	g_assert_error(suspended, UCV_ERROR, UCV_ERROR_INVALID);
+	terminate_ok(f, "con-1");
+	wait_cleaned_up(f, "con-1");
+}
+
 static void
 engine_start_with_gpus(Fixture *f, const gchar *const *pool)
 {
@@ -2059,6 +2083,7 @@ main(int argc, char **argv)
 	ADD("/engine/suspend/capacity", test_suspend_capacity);
 	ADD("/engine/suspend/refused-and-terminated", test_suspend_refused_and_terminated);
 	ADD("/engine/suspend/expires", test_suspend_expires);
+	ADD("/engine/console/check", test_console_check);
 	ADD("/engine/create/replicas", test_replicas);
 	ADD("/engine/create/validation", test_validation);
 	ADD("/engine/create/unresolved-waits", test_unresolved_waits);
