@@ -8,6 +8,7 @@
 #include "api/ucv-dynamic-parameters.h"
 #include "api/ucv-integration-api.h"
 #include "api/ucv-jobs-api.h"
+#include "api/ucv-sessions-api.h"
 #include "api/ucv-ssh-keys-api.h"
 #include "api/ucv-utilization-api.h"
 
@@ -21,10 +22,8 @@ static const UcvRoute ucv_routes[] = {
 	{"POST", "/ucloud/{id}/jobs/suspend", ucv_jobs_api_suspend, TRUE, NULL},
 	{"POST", "/ucloud/{id}/jobs/unsuspend", ucv_jobs_api_unsuspend, TRUE, NULL},
 	/* the current name and the documented one share a handler */
-	{"POST", "/ucloud/{id}/jobs/interactiveSession", ucv_jobs_api_not_supported, TRUE,
-	 N_("Opening interactive sessions is not supported by this provider yet")},
-	{"POST", "/ucloud/{id}/jobs/openInteractiveSession", ucv_jobs_api_not_supported, TRUE,
-	 N_("Opening interactive sessions is not supported by this provider yet")},
+	{"POST", "/ucloud/{id}/jobs/interactiveSession", ucv_sessions_api_open, TRUE, NULL},
+	{"POST", "/ucloud/{id}/jobs/openInteractiveSession", ucv_sessions_api_open, TRUE, NULL},
 	{"POST", "/ucloud/{id}/jobs/verify", ucv_jobs_api_verify, TRUE, NULL},
 	{"GET", "/ucloud/{id}/jobs/retrieveUtilization", ucv_utilization_api_retrieve, TRUE, NULL},
 	{"POST", "/ucloud/{id}/jobs/requestDynamicParameters", ucv_dynamic_parameters_request, TRUE,

@@ -3,6 +3,7 @@
 
 #include <json-glib/json-glib.h>
 
+#include "console/ucv-session-tokens.h"
 #include "engine/ucv-config.h"
 #include "engine/ucv-engine.h"
 
@@ -15,7 +16,8 @@ typedef struct {
 	UcvEngine *engine;
 	const UcvConfig *config;
 	const UcvRoute *route;
-	JsonNode *body; /* NULL when the request had no body */
+	JsonNode *body;             /* NULL when the request had no body */
+	UcvSessionTokens *sessions; /* tokens for the browser's console sockets */
 } UcvApiRequest;
 
 /* Returns the response body, or NULL with `error` set (converted to HTTP by the server). */

@@ -11,6 +11,7 @@
 #include "api/ucv-http-error.h"
 #include "api/ucv-http-reject.h"
 #include "api/ucv-routes.h"
+#include "api/ucv-vnc-endpoint.h"
 #include "model/ucv-error.h"
 
 struct _UcvServer {
@@ -20,9 +21,16 @@ struct _UcvServer {
 	UcvTokenVerifier *verifier;
 	UcvRouteTable *routes;
 	SoupServer *soup;
+	UcvSessionTokens *sessions; /* credentials of the browser's console sockets */
+	UcvConsoleHub *consoles;    /* the open ones, per job */
 };
 
 G_DEFINE_TYPE(UcvServer, ucv_server, G_TYPE_OBJECT)
+
+/* A client that misses this many tokens in this window must wait for the window to pass: enough
+ * for a person's mistakes, far too few for guessing. */
+#define SESSION_MAX_FAILURES     10
+#define SESSION_FAILURE_WINDOW_S 60
 
 /* What the server learns about a request before its body arrives. */
 typedef struct {
@@ -188,7 +196,7 @@ ucv_server_handle_cb(SoupServer *soup, SoupServerMessage *msg, const char *path,
 	g_autoptr(JsonNode) body = NULL;
 	g_autoptr(JsonNode) response = NULL;
 	g_autoptr(GError) error = NULL;
-	UcvApiRequest request = {self->engine, self->config, NULL, NULL};
+	UcvApiRequest request = {self->engine, self->config, NULL, NULL, self->sessions};
 
 	/* the early handler answers every request it does not route */
 	if (state == NULL || state->route == NULL || state->rejected) {
@@ -326,6 +334,10 @@ ucv_server_dispose(GObject *object)
 	if (self->soup != NULL)
 		soup_server_disconnect(self->soup);
 	g_clear_object(&self->soup);
+	if (self->engine != NULL)
+		g_signal_handlers_disconnect_by_data(self->engine, self);
+	g_clear_object(&self->consoles);
+	g_clear_object(&self->sessions);
 	g_clear_object(&self->engine);
 	g_clear_object(&self->verifier);
 	G_OBJECT_CLASS(ucv_server_parent_class)->dispose(object);
@@ -354,6 +366,19 @@ ucv_server_init(UcvServer *self)
 {
 }
 
+/* A machine that stops running takes its consoles along: open ones close with a reason and
+ * unused tokens are void, so nothing admits a browser to a suspended or finished job. */
+static void
+on_job_state_changed(UcvEngine *engine, const gchar *job_id, gint state, UcvServer *self)
+{
+	if (state == UCV_JOB_STATE_RUNNING)
+		return;
+	ucv_session_tokens_revoke_job(self->sessions, job_id);
+	ucv_console_hub_close_job(self->consoles, job_id,
+				  state == UCV_JOB_STATE_SUSPENDED ? "the job was suspended"
+								   : "the job ended");
+}
+
 UcvServer *
 ucv_server_new(const UcvConfig *config, UcvEngine *engine, UcvTokenVerifier *verifier)
 {
@@ -366,6 +391,11 @@ ucv_server_new(const UcvConfig *config, UcvEngine *engine, UcvTokenVerifier *ver
 	self->verifier = g_object_ref(verifier);
 	self->routes = ucv_route_table_new(config->provider_id);
 	self->soup = soup_server_new("server-header", "ucloud-virt/" PACKAGE_VERSION, NULL);
+	self->sessions = ucv_session_tokens_new(config->session_timeout_s, SESSION_MAX_FAILURES,
+						SESSION_FAILURE_WINDOW_S);
+	self->consoles = ucv_console_hub_new();
+	g_signal_connect(engine, "job-state-changed", G_CALLBACK(on_job_state_changed), self);
+	ucv_vnc_endpoint_attach(self->soup, config, engine, self->sessions, self->consoles);
 	soup_server_add_early_handler(self->soup, NULL, ucv_server_early_cb, self, NULL);
 	soup_server_add_handler(self->soup, NULL, ucv_server_handle_cb, self, NULL);
 	g_signal_connect(self->soup, "request-finished", G_CALLBACK(ucv_server_request_finished_cb),

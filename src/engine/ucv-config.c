@@ -34,6 +34,8 @@ ucv_config_new(void)
 	self->state_dir = g_strdup("/var/lib/ucloud-virt");
 	self->image_dir = g_strdup("/var/lib/ucloud-virt/images");
 	self->save_dir = g_strdup("/var/lib/libvirt/qemu/save");
+	self->session_timeout_s = 60;
+	self->allowed_origins = g_new0(gchar *, 1);
 	self->products_file = g_strdup("/etc/ucloud-virt/products.json");
 	self->container_kernel = g_strdup("/usr/lib/ucloud-virt/container-host/vmlinuz");
 	self->container_initrd = g_strdup("/usr/lib/ucloud-virt/container-host/initrd.img");
@@ -64,6 +66,7 @@ ucv_config_free(UcvConfig *self)
 	g_free(self->state_dir);
 	g_free(self->image_dir);
 	g_free(self->save_dir);
+	g_strfreev(self->allowed_origins);
 	g_free(self->products_file);
 	g_free(self->container_kernel);
 	g_free(self->container_initrd);
@@ -333,6 +336,17 @@ load_disk_sizes(UcvConfig *self, GKeyFile *kf, GError **error)
 	return TRUE;
 }
 
+static gboolean
+load_console(GKeyFile *kf, UcvConfig *self, GError **error)
+{
+	guint64 timeout = self->session_timeout_s;
+
+	if (!load_uint(kf, "console", "session-timeout", 5, 3600, &timeout, error))
+		return FALSE;
+	self->session_timeout_s = timeout;
+	return load_list(kf, "console", "allowed-origins", &self->allowed_origins, error);
+}
+
 gboolean
 ucv_config_load(UcvConfig *self, const gchar *path, GError **error)
 {
@@ -370,6 +384,8 @@ ucv_config_load(UcvConfig *self, const gchar *path, GError **error)
 		return FALSE;
 	self->reconcile_interval_s = sweep;
 	if (!load_bool(kf, "libvirt", "save-bypass-cache", &self->save_bypass_cache, error))
+		return FALSE;
+	if (!load_console(kf, self, error))
 		return FALSE;
 	if (!load_disk_sizes(self, kf, error))
 		return FALSE;

@@ -50,6 +50,9 @@ typedef struct {
 	guint64 reserved_memory_mib; /* reserved-memory */
 	gdouble cpu_overcommit;
 	gdouble memory_overcommit;
+	/* [console] browser sessions (VNC, shell) */
+	guint session_timeout_s; /* session-timeout: an unused session token expires */
+	gchar **allowed_origins; /* allowed-origins: Origin values accepted; empty = any */
 	/* [gpu] */
 	gchar **gpu_devices; /* devices: PCI addresses (0000:3b:00.0), validated, lower case */
 } UcvConfig;

@@ -1,4 +1,4 @@
-/* Whether a browser may open a console of a job's machine now. */
+/* Consoles of a job's machines: whether one may open now, and the machine's display. */
 #define G_LOG_DOMAIN "ucv-engine"
 
 #include "config.h"
@@ -7,6 +7,7 @@
 
 #include "engine/ucv-engine-private.h"
 #include "model/ucv-error.h"
+#include "virt/ucv-domain-xml.h"
 
 gboolean
 ucv_engine_check_console(UcvEngine *self, const gchar *job_id, guint rank, GError **error)
@@ -34,4 +35,24 @@ ucv_engine_check_console(UcvEngine *self, const gchar *job_id, guint rank, GErro
 		return FALSE;
 	}
 	return TRUE;
+}
+
+void
+ucv_engine_open_display_async(UcvEngine *self, const gchar *job_id, guint rank,
+			      GCancellable *cancellable, GAsyncReadyCallback callback,
+			      gpointer user_data)
+{
+	g_autofree gchar *name = NULL;
+
+	g_return_if_fail(UCV_IS_ENGINE(self));
+	name = ucv_domain_name_for(job_id, rank);
+	ucv_hypervisor_open_graphics_async(self->hypervisor, name, cancellable, callback,
+					   user_data);
+}
+
+GSocketConnection *
+ucv_engine_open_display_finish(UcvEngine *self, GAsyncResult *res, GError **error)
+{
+	g_return_val_if_fail(UCV_IS_ENGINE(self), NULL);
+	return ucv_hypervisor_open_graphics_finish(self->hypervisor, res, error);
 }

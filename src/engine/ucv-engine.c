@@ -13,7 +13,7 @@
 
 G_DEFINE_TYPE(UcvEngine, ucv_engine, G_TYPE_OBJECT)
 
-enum { SIGNAL_JOB_IDLE, SIGNAL_LAST };
+enum { SIGNAL_JOB_IDLE, SIGNAL_JOB_STATE, SIGNAL_LAST };
 static guint signals[SIGNAL_LAST] = {0};
 
 UcvProduct *
@@ -72,6 +72,7 @@ ucv_engine_set_state(UcvEngine *self, const gchar *job_id, UcvJobState state, co
 	ucv_job_log(G_LOG_LEVEL_MESSAGE, job_id, NULL, "job %s: %s (%s)", job_id,
 		    ucv_job_state_to_string(state), status != NULL ? status : "");
 	ucv_outbox_sender_kick(self->sender);
+	g_signal_emit(self, signals[SIGNAL_JOB_STATE], 0, job_id, (gint)state);
 }
 
 void
@@ -414,6 +415,11 @@ ucv_engine_class_init(UcvEngineClass *klass)
 	signals[SIGNAL_JOB_IDLE] =
 		g_signal_new("job-idle", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
 			     NULL, G_TYPE_NONE, 1, G_TYPE_STRING);
+	/* a job's recorded state changed (job id, UcvJobState): consoles close when it stops
+	 * running */
+	signals[SIGNAL_JOB_STATE] =
+		g_signal_new("job-state-changed", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0,
+			     NULL, NULL, NULL, G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_INT);
 }
 
 static void

@@ -53,6 +53,13 @@ gboolean ucv_engine_unsuspend_jobs(UcvEngine *self, GPtrArray *job_ids, GError *
 /* The job is known, RUNNING and has a machine of `rank`: a console of it may open. */
 gboolean ucv_engine_check_console(UcvEngine *self, const gchar *job_id, guint rank, GError **error);
 
+/* A connection to the display (VNC server) of the job's machine of `rank`. */
+void ucv_engine_open_display_async(UcvEngine *self, const gchar *job_id, guint rank,
+				   GCancellable *cancellable, GAsyncReadyCallback callback,
+				   gpointer user_data);
+GSocketConnection *ucv_engine_open_display_finish(UcvEngine *self, GAsyncResult *res,
+						  GError **error);
+
 /* Core's ssh/keyUploaded: `username`'s SSH keys are now `keys` (NULL when Core did not send
  * them: each job then asks Core, as provisioning does). The cloud-init seed of every machine of
  * the user's active jobs with SSH enabled is rewritten with those keys, in the background and in

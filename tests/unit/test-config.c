@@ -291,6 +291,28 @@ test_save_settings(Fixture *f, gconstpointer data)
 	assert_refused(f, "[libvirt]\nsave-bypass-cache = maybe\n", "save-bypass-cache");
 }
 
+/* Console sessions: tokens expire after a minute unused, any origin may connect, unless set. */
+static void
+test_console_settings(Fixture *f, gconstpointer data)
+{
+	const gchar *origins[] = {"https://cloud.sdu.dk", "https://dev.cloud.sdu.dk", NULL};
+	g_autoptr(GError) error = NULL;
+	g_autoptr(UcvConfig) defaults = load_text(f, "[provider]\nid = site\n", &error);
+	g_autoptr(UcvConfig) set = NULL;
+
+	g_assert_no_error(error);
+	g_assert_cmpuint(defaults->session_timeout_s, ==, 60);
+	g_assert_cmpuint(g_strv_length(defaults->allowed_origins), ==, 0);
+	set = load_text(f,
+			"[console]\nsession-timeout = 30\n"
+			"allowed-origins = https://cloud.sdu.dk; https://dev.cloud.sdu.dk\n",
+			&error);
+	g_assert_no_error(error);
+	g_assert_cmpuint(set->session_timeout_s, ==, 30);
+	assert_strv(set->allowed_origins, origins);
+	assert_refused(f, "[console]\nsession-timeout = 0\n", "session-timeout");
+}
+
 static void
 test_not_utf8(Fixture *f, gconstpointer data)
 {
@@ -337,6 +359,7 @@ main(int argc, char **argv)
 	ADD("/config/bad/provider-id", test_unsafe_provider_id);
 	ADD("/config/bad/relative-dirs", test_relative_dirs);
 	ADD("/config/save-settings", test_save_settings);
+	ADD("/config/console-settings", test_console_settings);
 	ADD("/config/bad/not-utf8", test_not_utf8);
 	ADD("/config/missing-file", test_missing_file);
 	ADD("/config/syntax-error", test_syntax_error);

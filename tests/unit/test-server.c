@@ -699,8 +699,6 @@ test_not_supported(Fixture *f, gconstpointer data)
 		const gchar *path;
 		const gchar *why;
 	} calls[] = {
-		{"POST", "/ucloud/example/jobs/interactiveSession", "interactive sessions"},
-		{"POST", "/ucloud/example/jobs/openInteractiveSession", "interactive sessions"},
 		{"GET", "/ucloud/jobs.provider.example/websocket", "output"},
 	};
 
@@ -810,6 +808,41 @@ test_terminate(Fixture *f, gconstpointer data)
 
 /* suspend and unsuspend take {"job":Job} items (current) or Jobs (documented); a job the
  * provider does not know fails the request, before anything happens to the others. */
+/* interactiveSession: both paths, both item forms; a job that is not running, an unknown one
+ * and a session type not offered yet are refused with a reason. */
+static void
+test_interactive_session(Fixture *f, gconstpointer data)
+{
+	g_autofree gchar *job = make_job("620", "vm-1", "VIRTUAL_MACHINE");
+	g_autofree gchar *create = g_strdup_printf("{\"items\":[%s]}", job);
+	g_autofree gchar *vnc = g_strdup_printf(
+		"{\"items\":[{\"job\":%s,\"rank\":0,\"sessionType\":\"VNC\",\"target\":null}]}",
+		job);
+	g_autofree gchar *shell = g_strdup_printf(
+		"{\"items\":[{\"job\":%s,\"rank\":0,\"sessionType\":\"SHELL\"}]}", job);
+	g_autoptr(Reply) created = request(f, "POST", "/ucloud/example/jobs", create);
+	g_autoptr(Reply) queued =
+		request(f, "POST", "/ucloud/example/jobs/interactiveSession", vnc);
+	g_autoptr(Reply) unknown =
+		request(f, "POST", "/ucloud/example/jobs/openInteractiveSession",
+			"{\"items\":[{\"id\":\"621\",\"rank\":0,\"sessionType\":\"VNC\"}]}");
+	g_autoptr(Reply) no_type = request(f, "POST", "/ucloud/example/jobs/interactiveSession",
+					   "{\"items\":[{\"id\":\"620\",\"rank\":0}]}");
+	g_autoptr(Reply) hostile =
+		request(f, "POST", "/ucloud/example/jobs/interactiveSession",
+			"{\"items\":[{\"id\":\"../x\",\"sessionType\":\"VNC\"}]}");
+	g_autoptr(Reply) shell_reply =
+		request(f, "POST", "/ucloud/example/jobs/interactiveSession", shell);
+
+	g_assert_cmpuint(created->status, ==, 200);
+	/* this site has no image for it, so it never runs */
+	assert_error_reply(queued, 400, "not running", NULL);
+	assert_error_reply(unknown, 404, "621", NULL);
+	assert_error_reply(no_type, 400, "sessionType", NULL);
+	assert_error_reply(hostile, 400, "item 1", NULL);
+	g_assert_cmpuint(shell_reply->status, ==, 400);
+}
+
 static void
 test_suspend_forms(Fixture *f, gconstpointer data)
 {
@@ -1059,6 +1092,7 @@ main(int argc, char **argv)
 	ADD("/server/update-acl", test_update_acl);
 	ADD("/server/terminate", test_terminate);
 	ADD("/server/suspend/forms", test_suspend_forms);
+	ADD("/server/interactive-session", test_interactive_session);
 	ADD("/server/ssh/key-uploaded", test_ssh_key_uploaded);
 	ADD("/server/ssh/key-uploaded/errors", test_ssh_key_uploaded_errors);
 	ADD("/server/listen/in-use", test_listen_in_use);
