@@ -34,6 +34,8 @@ typedef struct {
 
 static const gchar *const protocols[] = {"binary", NULL};
 
+#define UPGRADE_KEY "ucv-vnc-upgrade"
+
 static void
 upgrade_free(UcvVncUpgrade *upgrade)
 {
@@ -69,12 +71,13 @@ on_display_open(GObject *source, GAsyncResult *res, gpointer user_data)
 
 /* The 101 answer is out: the connection is ours from here. */
 static void
-on_wrote_informational(SoupServerMessage *msg, gpointer user_data)
+on_wrote_informational(SoupServerMessage *msg, gpointer unused)
 {
-	UcvVncUpgrade *upgrade = user_data;
+	UcvVncUpgrade *upgrade = g_object_steal_data(G_OBJECT(msg), UPGRADE_KEY);
 	g_autoptr(GIOStream) stream = NULL;
 
-	g_signal_handlers_disconnect_by_data(msg, upgrade);
+	if (upgrade == NULL)
+		return;
 	stream = soup_server_message_steal_connection(msg);
 	upgrade->browser = ucv_ws_connection_new(stream, MAX_BROWSER_MESSAGE);
 	ucv_engine_open_display_async(upgrade->endpoint->engine, upgrade->grant->job_id,
@@ -148,7 +151,9 @@ on_request(SoupServer *soup, SoupServerMessage *msg, const char *path, GHashTabl
 	upgrade->endpoint = self;
 	upgrade->grant = grant;
 	soup_websocket_server_process_handshake(msg, NULL, (char **)protocols, NULL, NULL);
-	g_signal_connect(msg, "wrote-informational", G_CALLBACK(on_wrote_informational), upgrade);
+	/* kept by the message: a browser that leaves before the 101 is written takes it along */
+	g_object_set_data_full(G_OBJECT(msg), UPGRADE_KEY, upgrade, (GDestroyNotify)upgrade_free);
+	g_signal_connect(msg, "wrote-informational", G_CALLBACK(on_wrote_informational), NULL);
 }
 
 /* The upgrade request carries no body; one that announces one is refused before it is read. */

@@ -66,7 +66,7 @@ ucv_console_hub_close_job(UcvConsoleHub *self, const gchar *job_id, const gchar 
 	closing = g_ptr_array_copy(sessions, (GCopyFunc)(void (*)(void))g_object_ref, NULL);
 	g_ptr_array_set_free_func(closing, g_object_unref);
 	for (guint i = 0; i < closing->len; i++)
-		ucv_vnc_proxy_stop(g_ptr_array_index(closing, i), 1001, reason);
+		ucv_vnc_proxy_stop(g_ptr_array_index(closing, i), UCV_WS_CLOSE_GOING_AWAY, reason);
 }
 
 guint
