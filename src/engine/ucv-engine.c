@@ -432,6 +432,7 @@ ucv_engine_init(UcvEngine *self)
 	self->features.vm_enabled = TRUE;
 	self->features.vm_time_extension = TRUE;
 	self->features.vm_suspension = TRUE;
+	self->features.vm_vnc = TRUE;
 }
 
 UcvEngine *

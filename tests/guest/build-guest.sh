@@ -21,7 +21,10 @@
 # virtio-scsi CD-ROM: local-hostname in meta-data), else "ucv-test-guest". With a seed, the guest
 # mounts it read-only on /mnt/seed and, before the ready line, prints
 # "ucloud-virt-guest: seed hostname=<local-hostname> key=<fingerprint>", the fingerprint of the
-# first key in user-data as `ssh-keygen -lf` prints it (SHA256:…) or "none".
+# first key in user-data as `ssh-keygen -lf` prints it (SHA256:…) or "none". Before the ready line
+# it also starts watching the keyboard (the PS/2 one that a VNC viewer types into): each key press
+# prints "ucloud-virt-guest: key <code>" on ttyS0, with the Linux key code (KEY_Q = 16, …);
+# releases and auto-repeats print nothing.
 set -euo pipefail
 
 readonly MARKER_PREFIX="ucloud-virt-guest:"
@@ -186,8 +189,8 @@ add_module() {
 write_init() {
 	cat >"$INITRAMFS/init" <<'EOF'
 #!/bin/sh
-# PID 1 setup of the ucloud-virt test guest: mounts, drivers, power button, hostname, ready marker,
-# then busybox init.
+# PID 1 setup of the ucloud-virt test guest: mounts, drivers, power button, hostname, keyboard
+# watcher, ready marker, then busybox init.
 /bin/busybox --install -s /bin
 export PATH=/bin:/sbin
 export HOME=/root
@@ -291,6 +294,42 @@ if mount_seed; then
 fi
 [ -n "$host" ] || host=ucv-test-guest
 hostname "$host"
+
+# A display client's keys reach the guest through its PS/2 keyboard; reporting every press on
+# the serial console lets a test see what arrived without reading the screen. The device is held
+# open for good, since evdev drops whatever happens while no one has it open. A read returns
+# whole events; on x86_64 one is 24 bytes, which od turns into 12 u16: type and code are the 9th
+# and 10th, the s32 value the 11th (low) and 12th (high). EV_KEY is 1; value 1 a press.
+keyboard_event_device() {
+	for dev in /sys/class/input/event*; do
+		case "$(cat "$dev/device/name" 2>/dev/null)" in
+		*"AT Translated"* | *[Kk]eyboard*)
+			echo "/dev/input/${dev##*/}"
+			return 0
+			;;
+		esac
+	done
+	return 1
+}
+
+watch_keyboard() {
+	local dev
+	# serio probes the i8042 ports in a kernel thread: the keyboard may come a moment later
+	for _ in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
+		dev=$(keyboard_event_device) && break
+		usleep 100000
+	done
+	[ -n "$dev" ] || return 0
+	(
+		exec 3<"$dev"
+		while :; do
+			set -- $(dd bs=24 count=1 <&3 2>/dev/null | od -An -v -tu2 -w24)
+			[ $# -eq 12 ] || break
+			[ "$9" = 1 ] && [ "${11}" = 1 ] && [ "${12}" = 0 ] && say "key ${10}"
+		done
+	) &
+}
+watch_keyboard
 
 if [ -n "$poweroff_after" ]; then
 	(sleep "$poweroff_after"; say "powering off"; poweroff -f) &

@@ -175,18 +175,8 @@ rfb_handshake(Viewer *viewer, guint *width, guint *height)
 static gchar *
 open_vnc_session(UcvHarness *h, const gchar *job_id)
 {
-	g_autofree gchar *job = ucv_harness_vm_job_json(job_id, 1);
-	g_autofree gchar *body = g_strdup_printf(
-		"{\"items\":[{\"job\":%s,\"rank\":0,\"sessionType\":\"VNC\",\"target\":null}]}",
-		job);
-	g_autoptr(JsonNode) reply = NULL;
-	JsonObject *session;
-	guint status = 0;
+	g_autoptr(JsonObject) session = ucv_harness_open_session(h, job_id, "VNC");
 
-	reply = ucv_harness_call(h, "POST", "/ucloud/test/jobs/interactiveSession", body, &status);
-	g_assert_cmpuint(status, ==, 200);
-	session = json_array_get_object_element(
-		json_object_get_array_member(json_node_get_object(reply), "responses"), 0);
 	g_assert_cmpstr(json_object_get_string_member(session, "type"), ==, "vnc");
 	g_assert_cmpstr(json_object_get_string_member(session, "jobId"), ==, job_id);
 	g_assert_cmpint(json_object_get_int_member(session, "rank"), ==, 0);

@@ -372,6 +372,26 @@ ucv_harness_vm_job_json(const gchar *job_id, guint replicas)
 		job_id, replicas);
 }
 
+JsonObject *
+ucv_harness_open_session(UcvHarness *self, const gchar *job_id, const gchar *session_type)
+{
+	g_autofree gchar *job = ucv_harness_vm_job_json(job_id, 1);
+	g_autofree gchar *body = g_strdup_printf(
+		"{\"items\":[{\"job\":%s,\"rank\":0,\"sessionType\":\"%s\",\"target\":null}]}", job,
+		session_type);
+	g_autoptr(JsonNode) reply = NULL;
+	JsonArray *responses;
+	guint status = 0;
+
+	reply = ucv_harness_call(self, "POST", "/ucloud/test/jobs/interactiveSession", body,
+				 &status);
+	g_assert_cmpuint(status, ==, 200);
+	g_assert_nonnull(reply);
+	responses = json_object_get_array_member(json_node_get_object(reply), "responses");
+	g_assert_cmpuint(json_array_get_length(responses), ==, 1);
+	return json_object_ref(json_array_get_object_element(responses, 0));
+}
+
 static void
 call_bulk(UcvHarness *self, const gchar *path, const gchar *item)
 {

@@ -60,6 +60,11 @@ gchar *ucv_harness_vm_job_json(const gchar *job_id, guint replicas);
 /* A fresh job id, unique across runs of one private libvirtd. */
 gchar *ucv_harness_new_job_id(void);
 
+/* interactiveSession of `session_type` ("VNC", "SHELL", …) for the job's rank 0, as Core asks for
+ * it; asserts a 200 answer and returns its one response. */
+JsonObject *ucv_harness_open_session(UcvHarness *self, const gchar *job_id,
+				     const gchar *session_type);
+
 void ucv_harness_create_job(UcvHarness *self, const gchar *job_id, guint replicas);
 void ucv_harness_terminate_job(UcvHarness *self, const gchar *job_id);
 /* The same for many single-replica jobs, in bulk requests that stay under the body limit. */

@@ -642,6 +642,8 @@ test_retrieve_products(Fixture *f, gconstpointer data)
 		json_object_get_object_member(support, "virtualMachine"), "enabled"));
 	g_assert_true(json_object_get_boolean_member(
 		json_object_get_object_member(support, "virtualMachine"), "suspension"));
+	g_assert_true(json_object_get_boolean_member(
+		json_object_get_object_member(support, "virtualMachine"), "vnc"));
 	g_assert_false(json_object_get_boolean_member(
 		json_object_get_object_member(support, "native"), "enabled"));
 	queue = json_object_get_object_member(support, "queueStatus");
