@@ -65,7 +65,7 @@ on_connected(GObject *source, GAsyncResult *res, gpointer user_data)
 /* Opens the session URL as noVNC does (subprotocol "binary"); NULL when it is refused, with the
  * HTTP status in *status. */
 static Viewer *
-viewer_open(UcvHarness *h, const gchar *url, guint *status)
+viewer_open_from(UcvHarness *h, const gchar *url, const gchar *origin, guint *status)
 {
 	g_autofree gchar *ws_url = g_strconcat("ws", url + strlen("http"), NULL);
 	g_autoptr(SoupMessage) msg = soup_message_new("GET", ws_url);
@@ -76,7 +76,7 @@ viewer_open(UcvHarness *h, const gchar *url, guint *status)
 	SoupWebsocketConnection *ws;
 
 	g_assert_true(g_str_has_prefix(url, "http://"));
-	soup_session_websocket_connect_async(h->session, msg, NULL, (char **)protocols,
+	soup_session_websocket_connect_async(h->session, msg, origin, (char **)protocols,
 					     G_PRIORITY_DEFAULT, NULL, on_connected, &res);
 	while (res == NULL)
 		g_main_context_iteration(NULL, TRUE);
@@ -91,6 +91,12 @@ viewer_open(UcvHarness *h, const gchar *url, guint *status)
 	g_signal_connect(ws, "message", G_CALLBACK(on_viewer_message), viewer);
 	g_signal_connect(ws, "closed", G_CALLBACK(on_viewer_closed), viewer);
 	return viewer;
+}
+
+static Viewer *
+viewer_open(UcvHarness *h, const gchar *url, guint *status)
+{
+	return viewer_open_from(h, url, NULL, status);
 }
 
 /* Waits for `n` bytes of the RFB stream and takes them off the front into `out`. */
@@ -307,6 +313,32 @@ test_vnc_refused(void)
 	g_free(ucv_harness_wait_state(h, job_id, "SUCCESS", 60));
 }
 
+/* With allowed origins set, a page from elsewhere is refused even with a good token; the
+ * provider's own UCloud page gets in. */
+static void
+test_vnc_origin(void)
+{
+	g_autoptr(UcvHarness) h = ucv_harness_new_with_config(
+		NULL, "[console]\nallowed-origins = https://cloud.example.org\n");
+	g_autofree gchar *job_id = ucv_harness_new_job_id();
+	g_autofree gchar *foreign_url = NULL;
+	g_autofree gchar *url = NULL;
+	g_autoptr(Viewer) viewer = NULL;
+	guint width = 0, height = 0;
+	guint status = 0;
+
+	start_running_job(h, job_id);
+	foreign_url = open_vnc_session(h, job_id);
+	g_assert_null(viewer_open_from(h, foreign_url, "https://evil.example.com", &status));
+	g_assert_cmpuint(status, ==, 401);
+	url = open_vnc_session(h, job_id);
+	viewer = viewer_open_from(h, url, "https://cloud.example.org", &status);
+	g_assert_nonnull(viewer);
+	rfb_handshake(viewer, &width, &height);
+	ucv_harness_terminate_job(h, job_id);
+	g_free(ucv_harness_wait_state(h, job_id, "SUCCESS", 60));
+}
+
 int
 main(int argc, char **argv)
 {
@@ -314,5 +346,6 @@ main(int argc, char **argv)
 	g_test_add_func("/vm/display/open-graphics", test_open_graphics);
 	g_test_add_func("/vm/display/vnc-session", test_vnc_session);
 	g_test_add_func("/vm/display/vnc-refused", test_vnc_refused);
+	g_test_add_func("/vm/display/vnc-origin", test_vnc_origin);
 	return g_test_run();
 }
