@@ -181,6 +181,11 @@ on_domain_event(UcvHypervisor *hypervisor, const gchar *name, UcvDomainEvent eve
 		ucv_engine_capacity_release(self, job_id);
 		return;
 	}
+	/* a start that failed (a restore QEMU could not load, say) is the starting operation's to
+	 * judge: it may still boot the machine afresh */
+	if (event == UCV_DOMAIN_EVENT_FAILED && !ucv_job_run_is_idle(run) &&
+	    stored->state != UCV_JOB_STATE_RUNNING)
+		return;
 	stop_reason(event, &state, &status);
 	/* record first: the outcome is durable before the cleanup that follows */
 	ucv_engine_set_state(self, job_id, state, status);
