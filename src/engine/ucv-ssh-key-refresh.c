@@ -30,20 +30,14 @@ static void
 key_refresh_finish(UcvKeyRefresh *helper)
 {
 	UcvJobRun *run = g_steal_pointer(&helper->run);
-	g_autofree gchar *job_id = g_strdup(run->job_id);
 	UcvEngine *engine = g_object_ref(helper->engine);
 
 	if (helper->rewritten > 0)
-		ucv_job_log(G_LOG_LEVEL_MESSAGE, job_id, NULL,
-			    "job %s: SSH keys renewed in the seed of %u machine(s)", job_id,
+		ucv_job_log(G_LOG_LEVEL_MESSAGE, run->job_id, NULL,
+			    "job %s: SSH keys renewed in the seed of %u machine(s)", run->job_id,
 			    helper->rewritten);
 	key_refresh_free(helper);
-	ucv_job_run_ref(run);
-	ucv_job_run_op_done(run);
-	/* op_done may have started the next operation already */
-	if (ucv_job_run_is_idle(run))
-		ucv_engine_emit_job_idle(engine, job_id);
-	ucv_job_run_unref(run);
+	ucv_engine_finish_op(engine, run);
 	g_object_unref(engine);
 }
 
