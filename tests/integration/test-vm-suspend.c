@@ -172,9 +172,12 @@ assert_states(UcvHarness *h, const gchar *job_id, const gchar *expected)
 	g_assert_cmpstr(states, ==, expected);
 }
 
-/* Suspend keeps the guest's RAM; unsuspend continues it where it stopped. */
+typedef void (*JobCall)(UcvHarness *h, const gchar *job_id);
+
+/* A guest with something in RAM, suspended and resumed by the given calls: it goes on where it
+ * stopped. */
 static void
-test_ram_kept(void)
+suspend_and_resume(JobCall suspend, JobCall unsuspend)
 {
 	g_autoptr(UcvHarness) h = ucv_harness_new();
 	g_autofree gchar *job_id = ucv_harness_new_job_id();
@@ -185,15 +188,22 @@ test_ram_kept(void)
 	token = plant_memory(h, job_id, &count);
 	g_free(ucv_harness_wait_state(h, job_id, "RUNNING", 30));
 
-	ucv_harness_suspend_job(h, job_id);
+	suspend(h, job_id);
 	g_free(ucv_harness_wait_state(h, job_id, "SUSPENDED", SAVE_TIMEOUT_S));
 	assert_saved(h, job_id);
 
-	ucv_harness_unsuspend_job(h, job_id);
+	unsuspend(h, job_id);
 	g_free(ucv_harness_wait_nth_state(h, job_id, "RUNNING", 2, SAVE_TIMEOUT_S));
 	assert_restored(h, job_id);
 	assert_memory_kept(h, job_id, token, count);
 	assert_states(h, job_id, "RUNNING,SUSPENDED,RUNNING");
+}
+
+/* Suspend keeps the guest's RAM; unsuspend continues it where it stopped. */
+static void
+test_ram_kept(void)
+{
+	suspend_and_resume(ucv_harness_suspend_job, ucv_harness_unsuspend_job);
 }
 
 /* Reserves all of the private libvirtd's host but 1.5 GiB: one 1-GiB test guest fits. */
@@ -351,24 +361,8 @@ test_terminate(void)
 static void
 test_documented_form(void)
 {
-	g_autoptr(UcvHarness) h = ucv_harness_new();
-	g_autofree gchar *job_id = ucv_harness_new_job_id();
-	g_autofree gchar *token = NULL;
-	guint64 count = 0;
-
-	ucv_harness_create_job(h, job_id, 1);
-	token = plant_memory(h, job_id, &count);
-	g_free(ucv_harness_wait_state(h, job_id, "RUNNING", 30));
-
-	ucv_harness_suspend_job_documented(h, job_id);
-	g_free(ucv_harness_wait_state(h, job_id, "SUSPENDED", SAVE_TIMEOUT_S));
-	assert_saved(h, job_id);
-
-	ucv_harness_unsuspend_job_documented(h, job_id);
-	g_free(ucv_harness_wait_nth_state(h, job_id, "RUNNING", 2, SAVE_TIMEOUT_S));
-	assert_restored(h, job_id);
-	assert_memory_kept(h, job_id, token, count);
-	assert_states(h, job_id, "RUNNING,SUSPENDED,RUNNING");
+	suspend_and_resume(ucv_harness_suspend_job_documented,
+			   ucv_harness_unsuspend_job_documented);
 }
 
 /* Waits for an update of the job whose status contains `text`; returns that status. */
