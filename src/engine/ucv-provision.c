@@ -60,16 +60,10 @@ static void
 job_op_finish(UcvJobOpHelper *helper)
 {
 	UcvJobRun *run = g_steal_pointer(&helper->run);
-	g_autofree gchar *job_id = g_strdup(run->job_id);
 	UcvEngine *engine = g_object_ref(helper->engine);
 
 	job_op_helper_free(helper);
-	ucv_job_run_ref(run);
-	ucv_job_run_op_done(run);
-	/* op_done may have started the next operation already */
-	if (ucv_job_run_is_idle(run))
-		ucv_engine_emit_job_idle(engine, job_id);
-	ucv_job_run_unref(run);
+	ucv_engine_finish_op(engine, run);
 	g_object_unref(engine);
 }
 

@@ -172,6 +172,17 @@ assert_states(UcvHarness *h, const gchar *job_id, const gchar *expected)
 	g_assert_cmpstr(states, ==, expected);
 }
 
+/* After an unsuspend: RUNNING again, the image consumed, the guest went on where it stopped,
+ * and Core heard exactly one suspend and one resume. */
+static void
+assert_resumed(UcvHarness *h, const gchar *job_id, const gchar *token, guint64 count)
+{
+	g_free(ucv_harness_wait_nth_state(h, job_id, "RUNNING", 2, SAVE_TIMEOUT_S));
+	assert_restored(h, job_id);
+	assert_memory_kept(h, job_id, token, count);
+	assert_states(h, job_id, "RUNNING,SUSPENDED,RUNNING");
+}
+
 typedef void (*JobCall)(UcvHarness *h, const gchar *job_id);
 
 /* A guest with something in RAM, suspended and resumed by the given calls: it goes on where it
@@ -193,10 +204,7 @@ suspend_and_resume(JobCall suspend, JobCall unsuspend)
 	assert_saved(h, job_id);
 
 	unsuspend(h, job_id);
-	g_free(ucv_harness_wait_nth_state(h, job_id, "RUNNING", 2, SAVE_TIMEOUT_S));
-	assert_restored(h, job_id);
-	assert_memory_kept(h, job_id, token, count);
-	assert_states(h, job_id, "RUNNING,SUSPENDED,RUNNING");
+	assert_resumed(h, job_id, token, count);
 }
 
 /* Suspend keeps the guest's RAM; unsuspend continues it where it stopped. */
@@ -324,10 +332,7 @@ test_daemon_killed(void)
 	assert_saved(h, job_id);
 
 	ucv_harness_unsuspend_job(h, job_id);
-	g_free(ucv_harness_wait_nth_state(h, job_id, "RUNNING", 2, SAVE_TIMEOUT_S));
-	assert_restored(h, job_id);
-	assert_memory_kept(h, job_id, token, count);
-	assert_states(h, job_id, "RUNNING,SUSPENDED,RUNNING");
+	assert_resumed(h, job_id, token, count);
 }
 
 /* Terminating a suspended job throws its saved RAM away with the machine: SUCCESS. */
