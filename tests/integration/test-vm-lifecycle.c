@@ -69,9 +69,11 @@ test_daemon_killed(void)
 	g_autoptr(UcvHarness) h = ucv_harness_new();
 	g_autofree gchar *job_id = ucv_harness_new_job_id();
 	g_autofree gchar *disk = ucv_harness_disk_path(h, job_id, 0);
+	g_autofree gchar *states = NULL;
 
 	ucv_harness_create_job(h, job_id, 1);
 	g_free(ucv_harness_wait_state(h, job_id, "RUNNING", BOOT_TIMEOUT_S));
+	ucv_harness_wait_outbox_drained(h, 10);
 	ucv_harness_kill_daemon(h, TRUE);
 	g_assert_true(ucv_harness_domain_is_active(h, job_id, 0));
 
@@ -79,7 +81,8 @@ test_daemon_killed(void)
 	ucv_harness_spin(1000);
 	/* the restart neither reported anything new nor touched the machine */
 	g_assert_true(ucv_harness_domain_is_active(h, job_id, 0));
-	g_assert_cmpstr(ucv_harness_states_of(h, job_id), ==, "RUNNING");
+	states = ucv_harness_states_of(h, job_id);
+	g_assert_cmpstr(states, ==, "RUNNING");
 
 	ucv_harness_terminate_job(h, job_id);
 	g_free(ucv_harness_wait_state(h, job_id, "SUCCESS", 60));
@@ -171,7 +174,7 @@ test_admin_managed_save(void)
 	g_autofree gchar *job_id = ucv_harness_new_job_id();
 	g_autofree gchar *name = g_strdup_printf("ucloud-%s-0", job_id);
 	g_autofree gchar *status = NULL;
-	g_autoptr(GPtrArray) updates = NULL;
+	g_autofree gchar *states = NULL;
 	virDomainPtr domain;
 
 	ucv_harness_create_job(h, job_id, 1);
@@ -184,13 +187,9 @@ test_admin_managed_save(void)
 
 	g_assert_cmpint(virDomainCreate(domain), ==, 0);
 	virDomainFree(domain);
-	for (guint i = 0; i < 100; i++) {
-		g_autofree gchar *states = ucv_harness_states_of(h, job_id);
-		if (g_strcmp0(states, "RUNNING,SUSPENDED,RUNNING") == 0)
-			break;
-		ucv_harness_spin(100);
-	}
-	g_assert_cmpstr(ucv_harness_states_of(h, job_id), ==, "RUNNING,SUSPENDED,RUNNING");
+	g_free(ucv_harness_wait_nth_state(h, job_id, "RUNNING", 2, 10));
+	states = ucv_harness_states_of(h, job_id);
+	g_assert_cmpstr(states, ==, "RUNNING,SUSPENDED,RUNNING");
 	ucv_harness_terminate_job(h, job_id);
 	g_free(ucv_harness_wait_state(h, job_id, "SUCCESS", 60));
 	g_assert_false(ucv_harness_domain_exists(h, job_id, 0));
@@ -300,6 +299,7 @@ test_expiry_and_extend(void)
 	g_autoptr(JsonNode) created = NULL;
 	g_autoptr(JsonNode) extended = NULL;
 	g_autoptr(GPtrArray) updates = NULL;
+	g_autofree gchar *states = NULL;
 	gint64 new_time = 0;
 	guint status = 0;
 
@@ -310,7 +310,8 @@ test_expiry_and_extend(void)
 	g_assert_cmpuint(status, ==, 200);
 	/* without the extend it would have expired 6 s after RUNNING */
 	ucv_harness_spin(8000);
-	g_assert_cmpstr(ucv_harness_states_of(h, job_id), ==, "RUNNING");
+	states = ucv_harness_states_of(h, job_id);
+	g_assert_cmpstr(states, ==, "RUNNING");
 	g_assert_true(ucv_harness_domain_is_active(h, job_id, 0));
 	updates = ucv_fake_core_get_updates(h->core, job_id);
 	for (guint i = 0; i < updates->len; i++) {

@@ -316,8 +316,7 @@ test_daemon_killed(void)
 	g_free(ucv_harness_wait_state(h, job_id, "RUNNING", 30));
 	ucv_harness_suspend_job(h, job_id);
 	g_free(ucv_harness_wait_state(h, job_id, "SUSPENDED", SAVE_TIMEOUT_S));
-	/* lets an update still in flight land before the count */
-	ucv_harness_spin(500);
+	ucv_harness_wait_outbox_drained(h, 10);
 	before = ucv_harness_states_of(h, job_id);
 
 	ucv_harness_kill_daemon(h, TRUE);

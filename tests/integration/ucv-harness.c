@@ -9,6 +9,7 @@
 #include <glib/gstdio.h>
 #include <libsoup/soup.h>
 #include <signal.h>
+#include <sqlite3.h>
 #include <string.h>
 #include <sys/prctl.h>
 
@@ -245,6 +246,36 @@ ucv_harness_kill_daemon(UcvHarness *self, gboolean hard)
 	if (!hard)
 		g_assert_cmpint(g_subprocess_get_exit_status(self->daemon), ==, 0);
 	g_clear_object(&self->daemon);
+}
+
+static gint64
+outbox_rows(UcvHarness *self)
+{
+	g_autofree gchar *path = g_build_filename(self->state_dir, "ucloud-virt.db", NULL);
+	sqlite3 *db = NULL;
+	sqlite3_stmt *count = NULL;
+	gint64 rows = -1;
+
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+	    sqlite3_prepare_v2(db, "SELECT count(*) FROM outbox", -1, &count, NULL) == SQLITE_OK &&
+	    sqlite3_step(count) == SQLITE_ROW)
+		rows = sqlite3_column_int64(count, 0);
+	sqlite3_finalize(count);
+	sqlite3_close(db);
+	return rows;
+}
+
+void
+ucv_harness_wait_outbox_drained(UcvHarness *self, guint timeout_s)
+{
+	gint64 deadline = g_get_monotonic_time() + (gint64)timeout_s * G_USEC_PER_SEC;
+
+	while (outbox_rows(self) != 0) {
+		if (g_get_monotonic_time() > deadline)
+			g_error("the daemon's outbox still holds updates after %u s; see %s",
+				timeout_s, self->dir);
+		ucv_harness_spin(50);
+	}
 }
 
 static void

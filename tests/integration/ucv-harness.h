@@ -46,6 +46,9 @@ void ucv_harness_reconnect_libvirt(UcvHarness *self);
 void ucv_harness_start_daemon(UcvHarness *self);
 /* SIGKILL (no chance to clean up) or SIGTERM (clean shutdown, exit status 0 expected). */
 void ucv_harness_kill_daemon(UcvHarness *self, gboolean hard);
+/* Waits until every update the daemon queued has been delivered to the fake Core and removed
+ * from its outbox: a SIGKILL before the removal would (rightly) send the update again. */
+void ucv_harness_wait_outbox_drained(UcvHarness *self, guint timeout_s);
 
 /* Where the private libvirtd keeps managed-save images, as seen from here (UCV_TEST_LIBVIRT_DIR).
  */
