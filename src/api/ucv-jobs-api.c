@@ -206,13 +206,3 @@ ucv_jobs_api_update_acl(UcvApiRequest *request, GError **error)
 		return NULL;
 	return ucv_bulk_empty_responses(json_array_get_length(items));
 }
-
-JsonNode *
-ucv_jobs_api_not_supported(UcvApiRequest *request, GError **error)
-{
-	g_set_error_literal(error, UCV_ERROR, UCV_ERROR_NOT_SUPPORTED,
-			    request->route->unsupported != NULL
-				    ? _(request->route->unsupported)
-				    : _("This call is not supported by this provider yet"));
-	return NULL;
-}

@@ -13,7 +13,5 @@ JsonNode *ucv_jobs_api_extend(UcvApiRequest *request, GError **error);
 JsonNode *ucv_jobs_api_verify(UcvApiRequest *request, GError **error);
 JsonNode *ucv_jobs_api_retrieve_products(UcvApiRequest *request, GError **error);
 JsonNode *ucv_jobs_api_update_acl(UcvApiRequest *request, GError **error);
-/* For calls this provider does not offer yet: 400 NOT_SUPPORTED with route->unsupported. */
-JsonNode *ucv_jobs_api_not_supported(UcvApiRequest *request, GError **error);
 
 G_END_DECLS

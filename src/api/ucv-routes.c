@@ -15,27 +15,25 @@
 /* Core also polls retrieveProducts of files, ingresses, network IPs, licenses and private
  * networks; those paths are deliberately absent, so they answer 404. */
 static const UcvRoute ucv_routes[] = {
-	{"POST", "/ucloud/{id}/jobs", ucv_jobs_api_create, TRUE, NULL},
-	{"GET", "/ucloud/{id}/jobs/retrieveProducts", ucv_jobs_api_retrieve_products, TRUE, NULL},
-	{"POST", "/ucloud/{id}/jobs/terminate", ucv_jobs_api_terminate, TRUE, NULL},
-	{"POST", "/ucloud/{id}/jobs/extend", ucv_jobs_api_extend, TRUE, NULL},
-	{"POST", "/ucloud/{id}/jobs/suspend", ucv_jobs_api_suspend, TRUE, NULL},
-	{"POST", "/ucloud/{id}/jobs/unsuspend", ucv_jobs_api_unsuspend, TRUE, NULL},
+	{"POST", "/ucloud/{id}/jobs", ucv_jobs_api_create, TRUE},
+	{"GET", "/ucloud/{id}/jobs/retrieveProducts", ucv_jobs_api_retrieve_products, TRUE},
+	{"POST", "/ucloud/{id}/jobs/terminate", ucv_jobs_api_terminate, TRUE},
+	{"POST", "/ucloud/{id}/jobs/extend", ucv_jobs_api_extend, TRUE},
+	{"POST", "/ucloud/{id}/jobs/suspend", ucv_jobs_api_suspend, TRUE},
+	{"POST", "/ucloud/{id}/jobs/unsuspend", ucv_jobs_api_unsuspend, TRUE},
 	/* the current name and the documented one share a handler */
-	{"POST", "/ucloud/{id}/jobs/interactiveSession", ucv_sessions_api_open, TRUE, NULL},
-	{"POST", "/ucloud/{id}/jobs/openInteractiveSession", ucv_sessions_api_open, TRUE, NULL},
-	{"POST", "/ucloud/{id}/jobs/verify", ucv_jobs_api_verify, TRUE, NULL},
-	{"GET", "/ucloud/{id}/jobs/retrieveUtilization", ucv_utilization_api_retrieve, TRUE, NULL},
-	{"POST", "/ucloud/{id}/jobs/requestDynamicParameters", ucv_dynamic_parameters_request, TRUE,
-	 NULL},
-	{"POST", "/ucloud/{id}/jobs/updateAcl", ucv_jobs_api_update_acl, TRUE, NULL},
-	{"GET", "/ucloud/jobs.provider.{id}/websocket", ucv_jobs_api_not_supported, TRUE,
-	 N_("Following job output is not supported by this provider yet")},
+	{"POST", "/ucloud/{id}/jobs/interactiveSession", ucv_sessions_api_open, TRUE},
+	{"POST", "/ucloud/{id}/jobs/openInteractiveSession", ucv_sessions_api_open, TRUE},
+	{"POST", "/ucloud/{id}/jobs/verify", ucv_jobs_api_verify, TRUE},
+	{"GET", "/ucloud/{id}/jobs/retrieveUtilization", ucv_utilization_api_retrieve, TRUE},
+	{"POST", "/ucloud/{id}/jobs/requestDynamicParameters", ucv_dynamic_parameters_request,
+	 TRUE},
+	{"POST", "/ucloud/{id}/jobs/updateAcl", ucv_jobs_api_update_acl, TRUE},
 	{"GET", "/ucloud/{id}/integration/retrieveManifest", ucv_integration_api_retrieve_manifest,
-	 TRUE, NULL},
-	{"POST", "/ucloud/{id}/integration/init", ucv_integration_api_init, TRUE, NULL},
+	 TRUE},
+	{"POST", "/ucloud/{id}/integration/init", ucv_integration_api_init, TRUE},
 	/* a user's key set changed (sent on upload and on delete alike) */
-	{"POST", "/ucloud/{id}/ssh/keyUploaded", ucv_ssh_keys_api_key_uploaded, TRUE, NULL},
+	{"POST", "/ucloud/{id}/ssh/keyUploaded", ucv_ssh_keys_api_key_uploaded, TRUE},
 };
 
 struct _UcvRouteTable {

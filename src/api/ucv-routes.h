@@ -27,8 +27,7 @@ struct _UcvRoute {
 	const gchar *method;
 	const gchar *path; /* "{id}" stands for the provider id */
 	UcvRouteHandler handler;
-	gboolean auth;            /* needs Core's bearer token */
-	const gchar *unsupported; /* for calls not offered yet: the why of the 400 answer */
+	gboolean auth; /* needs Core's bearer token */
 };
 
 /* The routes of one provider id, looked up by exact path. */

@@ -11,6 +11,8 @@
 #include "api/ucv-http-error.h"
 #include "api/ucv-http-reject.h"
 #include "api/ucv-routes.h"
+#include "api/ucv-follow-endpoint.h"
+#include "api/ucv-shell-endpoint.h"
 #include "api/ucv-vnc-endpoint.h"
 #include "model/ucv-error.h"
 
@@ -78,23 +80,9 @@ static gboolean
 ucv_server_check_auth(UcvServer *self, SoupServerMessage *msg, GError **error)
 {
 	SoupMessageHeaders *headers = soup_server_message_get_request_headers(msg);
-	const gchar *value = soup_message_headers_get_one(headers, "Authorization");
-	const gchar *token;
 
-	if (value == NULL) {
-		g_set_error_literal(error, UCV_ERROR, UCV_ERROR_UNAUTHORIZED,
-				    "the request has no bearer token");
-		return FALSE;
-	}
-	if (g_ascii_strncasecmp(value, "Bearer ", 7) != 0) {
-		g_set_error_literal(error, UCV_ERROR, UCV_ERROR_UNAUTHORIZED,
-				    "the Authorization header is not a bearer token");
-		return FALSE;
-	}
-	for (token = value + 7; *token == ' '; token++)
-		;
-	return ucv_token_verifier_check(self->verifier, token, g_get_real_time() / G_USEC_PER_SEC,
-					error);
+	return ucv_token_verifier_check_authorization(
+		self->verifier, soup_message_headers_get_one(headers, "Authorization"), error);
 }
 
 /* A refused request is answered now (its status is set, so libsoup skips the handler); its body
@@ -369,14 +357,31 @@ ucv_server_init(UcvServer *self)
 /* A machine that stops running takes its consoles along: open ones close with a reason and
  * unused tokens are void, so nothing admits a browser to a suspended or finished job. */
 static void
-on_job_state_changed(UcvEngine *engine, const gchar *job_id, gint state, UcvServer *self)
+close_consoles(UcvServer *self, const gchar *job_id, UcvJobState state)
 {
 	if (state == UCV_JOB_STATE_RUNNING)
 		return;
 	ucv_session_tokens_revoke_job(self->sessions, job_id);
-	ucv_console_hub_close_job(self->consoles, job_id,
-				  state == UCV_JOB_STATE_SUSPENDED ? "the job was suspended"
-								   : "the job ended");
+	ucv_console_hub_stop_job(self->consoles, job_id, UCV_CONSOLE_INTERACTIVE,
+				 state == UCV_JOB_STATE_SUSPENDED ? "the job was suspended"
+								  : "the job ended");
+}
+
+/* Before the machines stop, so a terminal says why rather than that its console vanished. */
+static void
+on_job_stopping(UcvEngine *engine, const gchar *job_id, gint next_state, UcvServer *self)
+{
+	close_consoles(self, job_id, next_state);
+}
+
+static void
+on_job_state_changed(UcvEngine *engine, const gchar *job_id, gint state, UcvServer *self)
+{
+	close_consoles(self, job_id, state);
+	/* logs outlive a suspend; after the end their last lines go out, then the stream ends */
+	if (ucv_job_state_is_final(state))
+		ucv_console_hub_stop_job(self->consoles, job_id, UCV_CONSOLE_FOLLOW,
+					 "the job ended");
 }
 
 UcvServer *
@@ -395,7 +400,10 @@ ucv_server_new(const UcvConfig *config, UcvEngine *engine, UcvTokenVerifier *ver
 						SESSION_FAILURE_WINDOW_S);
 	self->consoles = ucv_console_hub_new();
 	g_signal_connect(engine, "job-state-changed", G_CALLBACK(on_job_state_changed), self);
+	g_signal_connect(engine, "job-stopping", G_CALLBACK(on_job_stopping), self);
 	ucv_vnc_endpoint_attach(self->soup, config, engine, self->sessions, self->consoles);
+	ucv_shell_endpoint_attach(self->soup, config, engine, self->sessions, self->consoles);
+	ucv_follow_endpoint_attach(self->soup, config, engine, self->verifier, self->consoles);
 	soup_server_add_early_handler(self->soup, NULL, ucv_server_early_cb, self, NULL);
 	soup_server_add_handler(self->soup, NULL, ucv_server_handle_cb, self, NULL);
 	g_signal_connect(self->soup, "request-finished", G_CALLBACK(ucv_server_request_finished_cb),

@@ -88,6 +88,32 @@ vnc_session(UcvApiRequest *request, const UcvSessionRequest *item, GError **erro
 	return node;
 }
 
+/* {"type":"shell","jobId","rank","domainOverride":"","sessionIdentifier"}: the browser opens
+ * <public-url>/ucloud/<provider id>/websocket?session=… with it. */
+static JsonNode *
+shell_session(UcvApiRequest *request, const UcvSessionRequest *item, GError **error)
+{
+	g_autofree gchar *token = NULL;
+	JsonObject *obj;
+	JsonNode *node;
+
+	if (!ucv_engine_check_console(request->engine, item->job_id, item->rank, error))
+		return NULL;
+	token = ucv_session_tokens_issue(request->sessions, item->job_id, item->rank,
+					 UCV_SESSION_SHELL, error);
+	if (token == NULL)
+		return NULL;
+	obj = json_object_new();
+	json_object_set_string_member(obj, "type", "shell");
+	json_object_set_string_member(obj, "jobId", item->job_id);
+	json_object_set_int_member(obj, "rank", item->rank);
+	json_object_set_string_member(obj, "domainOverride", "");
+	json_object_set_string_member(obj, "sessionIdentifier", token);
+	node = json_node_new(JSON_NODE_OBJECT);
+	json_node_take_object(node, obj);
+	return node;
+}
+
 static JsonNode *
 open_one(UcvApiRequest *request, JsonNode *item, guint index, GError **error)
 {
@@ -97,6 +123,8 @@ open_one(UcvApiRequest *request, JsonNode *item, guint index, GError **error)
 	if (parse_item(item, &parsed, error)) {
 		if (g_strcmp0(parsed.type, "VNC") == 0)
 			session = vnc_session(request, &parsed, error);
+		else if (g_strcmp0(parsed.type, "SHELL") == 0)
+			session = shell_session(request, &parsed, error);
 		else
 			g_set_error(error, UCV_ERROR, UCV_ERROR_NOT_SUPPORTED,
 				    _("Sessions of type %s are not supported by this provider "

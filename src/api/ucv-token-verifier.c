@@ -223,3 +223,23 @@ ucv_token_verifier_check(UcvTokenVerifier *self, const gchar *token, gint64 now_
 	/* success */
 	return TRUE;
 }
+
+gboolean
+ucv_token_verifier_check_authorization(UcvTokenVerifier *self, const gchar *header, GError **error)
+{
+	const gchar *token;
+
+	if (header == NULL) {
+		g_set_error_literal(error, UCV_ERROR, UCV_ERROR_UNAUTHORIZED,
+				    "the request has no bearer token");
+		return FALSE;
+	}
+	if (g_ascii_strncasecmp(header, "Bearer ", 7) != 0) {
+		g_set_error_literal(error, UCV_ERROR, UCV_ERROR_UNAUTHORIZED,
+				    "the Authorization header is not a bearer token");
+		return FALSE;
+	}
+	for (token = header + 7; *token == ' '; token++)
+		;
+	return ucv_token_verifier_check(self, token, g_get_real_time() / G_USEC_PER_SEC, error);
+}

@@ -17,4 +17,8 @@ UcvTokenVerifier *ucv_token_verifier_new_from_file(const gchar *path, GError **e
 gboolean ucv_token_verifier_check(UcvTokenVerifier *self, const gchar *token, gint64 now_s,
 				  GError **error);
 
+/* The same for a request's Authorization header value ("Bearer <token>"; NULL when absent). */
+gboolean ucv_token_verifier_check_authorization(UcvTokenVerifier *self, const gchar *header,
+						GError **error);
+
 G_END_DECLS

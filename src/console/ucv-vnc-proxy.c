@@ -21,10 +21,10 @@ struct _UcvVncProxy {
 	gboolean finished;
 };
 
-enum { SIGNAL_FINISHED, SIGNAL_LAST };
-static guint signals[SIGNAL_LAST] = {0};
+static void ucv_vnc_proxy_session_init(UcvConsoleSessionInterface *iface);
 
-G_DEFINE_TYPE(UcvVncProxy, ucv_vnc_proxy, G_TYPE_OBJECT)
+G_DEFINE_TYPE_WITH_CODE(UcvVncProxy, ucv_vnc_proxy, G_TYPE_OBJECT,
+			G_IMPLEMENT_INTERFACE(UCV_TYPE_CONSOLE_SESSION, ucv_vnc_proxy_session_init))
 
 static void
 finish(UcvVncProxy *self, guint16 code, const gchar *reason)
@@ -36,7 +36,7 @@ finish(UcvVncProxy *self, guint16 code, const gchar *reason)
 	g_cancellable_cancel(self->cancellable);
 	ucv_ws_connection_close(self->browser, code, reason);
 	g_io_stream_close_async(self->display, G_PRIORITY_DEFAULT, NULL, NULL, NULL);
-	g_signal_emit(self, signals[SIGNAL_FINISHED], 0);
+	ucv_console_session_emit_finished(UCV_CONSOLE_SESSION(self));
 }
 
 static gboolean
@@ -179,11 +179,23 @@ ucv_vnc_proxy_stop(UcvVncProxy *self, guint16 code, const gchar *reason)
 	finish(self, code, reason);
 }
 
-gboolean
-ucv_vnc_proxy_is_finished(UcvVncProxy *self)
+static void
+ucv_vnc_proxy_session_stop(UcvConsoleSession *session, const gchar *reason)
 {
-	g_return_val_if_fail(UCV_IS_VNC_PROXY(self), TRUE);
-	return self->finished;
+	finish(UCV_VNC_PROXY(session), UCV_WS_CLOSE_GOING_AWAY, reason);
+}
+
+static gboolean
+ucv_vnc_proxy_session_is_finished(UcvConsoleSession *session)
+{
+	return UCV_VNC_PROXY(session)->finished;
+}
+
+static void
+ucv_vnc_proxy_session_init(UcvConsoleSessionInterface *iface)
+{
+	iface->stop = ucv_vnc_proxy_session_stop;
+	iface->is_finished = ucv_vnc_proxy_session_is_finished;
 }
 
 static void
@@ -215,9 +227,6 @@ ucv_vnc_proxy_class_init(UcvVncProxyClass *klass)
 
 	object_class->dispose = ucv_vnc_proxy_dispose;
 	object_class->finalize = ucv_vnc_proxy_finalize;
-	signals[SIGNAL_FINISHED] =
-		g_signal_new("finished", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
-			     NULL, G_TYPE_NONE, 0);
 }
 
 static void

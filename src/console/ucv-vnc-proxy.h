@@ -4,6 +4,7 @@
 
 #include <gio/gio.h>
 
+#include "console/ucv-console-session.h"
 #include "console/ucv-ws-connection.h"
 
 G_BEGIN_DECLS
@@ -14,9 +15,8 @@ G_DECLARE_FINAL_TYPE(UcvVncProxy, ucv_vnc_proxy, UCV, VNC_PROXY, GObject)
 /* Takes references to both ends; nothing moves before ucv_vnc_proxy_start(). */
 UcvVncProxy *ucv_vnc_proxy_new(UcvWsConnection *browser, GIOStream *display);
 void ucv_vnc_proxy_start(UcvVncProxy *self);
-/* Closes both ends, the browser's with `code` and `reason`; "finished" follows (once, whichever
- * side ended the session). */
+/* Closes both ends, the browser's with `code` and `reason`; "finished" (UcvConsoleSession)
+ * follows, once, whichever side ended the session. */
 void ucv_vnc_proxy_stop(UcvVncProxy *self, guint16 code, const gchar *reason);
-gboolean ucv_vnc_proxy_is_finished(UcvVncProxy *self);
 
 G_END_DECLS

@@ -21,6 +21,7 @@ typedef enum {
 #define UCV_WS_CLOSE_PROTOCOL_ERROR 1002
 #define UCV_WS_CLOSE_NO_STATUS      1005 /* never sent: stands for a close frame without a code */
 #define UCV_WS_CLOSE_INVALID_DATA   1007
+#define UCV_WS_CLOSE_POLICY         1008
 #define UCV_WS_CLOSE_TOO_BIG        1009
 #define UCV_WS_CLOSE_INTERNAL_ERROR 1011
 

@@ -35,6 +35,7 @@ ucv_config_new(void)
 	self->image_dir = g_strdup("/var/lib/ucloud-virt/images");
 	self->save_dir = g_strdup("/var/lib/libvirt/qemu/save");
 	self->session_timeout_s = 60;
+	self->log_backlog_kib = 64;
 	self->allowed_origins = g_new0(gchar *, 1);
 	self->products_file = g_strdup("/etc/ucloud-virt/products.json");
 	self->container_kernel = g_strdup("/usr/lib/ucloud-virt/container-host/vmlinuz");
@@ -340,10 +341,13 @@ static gboolean
 load_console(GKeyFile *kf, UcvConfig *self, GError **error)
 {
 	guint64 timeout = self->session_timeout_s;
+	guint64 backlog = self->log_backlog_kib;
 
-	if (!load_uint(kf, "console", "session-timeout", 5, 3600, &timeout, error))
+	if (!load_uint(kf, "console", "session-timeout", 5, 3600, &timeout, error) ||
+	    !load_uint(kf, "console", "log-backlog", 0, 16384, &backlog, error))
 		return FALSE;
 	self->session_timeout_s = timeout;
+	self->log_backlog_kib = backlog;
 	return load_list(kf, "console", "allowed-origins", &self->allowed_origins, error);
 }
 

@@ -53,6 +53,7 @@ typedef struct {
 	/* [console] browser sessions (VNC, shell) */
 	guint session_timeout_s; /* session-timeout: an unused session token expires */
 	gchar **allowed_origins; /* allowed-origins: Origin values accepted; empty = any */
+	guint log_backlog_kib;   /* log-backlog: how much of a console log follow starts with */
 	/* [gpu] */
 	gchar **gpu_devices; /* devices: PCI addresses (0000:3b:00.0), validated, lower case */
 } UcvConfig;

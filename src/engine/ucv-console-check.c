@@ -7,6 +7,7 @@
 
 #include "engine/ucv-engine-private.h"
 #include "model/ucv-error.h"
+#include "engine/ucv-job-files.h"
 #include "virt/ucv-domain-xml.h"
 
 gboolean
@@ -55,4 +56,73 @@ ucv_engine_open_display_finish(UcvEngine *self, GAsyncResult *res, GError **erro
 {
 	g_return_val_if_fail(UCV_IS_ENGINE(self), NULL);
 	return ucv_hypervisor_open_graphics_finish(self->hypervisor, res, error);
+}
+
+static void
+on_console_open(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+	g_autoptr(GTask) task = user_data;
+	GError *error = NULL;
+	UcvConsoleStream *stream =
+		ucv_hypervisor_open_console_finish(UCV_HYPERVISOR(source), res, &error);
+
+	if (stream != NULL) {
+		g_task_return_pointer(task, stream, g_object_unref);
+		return;
+	}
+	if (g_error_matches(error, UCV_ERROR, UCV_ERROR_UNAVAILABLE)) {
+		g_debug("%s", error->message);
+		g_clear_error(&error);
+		g_set_error_literal(&error, UCV_ERROR, UCV_ERROR_UNAVAILABLE,
+				    _("The machine's console is in use by another program (for "
+				      "example an administrator's virsh console)"));
+	}
+	g_task_return_error(task, error);
+}
+
+void
+ucv_engine_open_console_async(UcvEngine *self, const gchar *job_id, guint rank,
+			      GCancellable *cancellable, GAsyncReadyCallback callback,
+			      gpointer user_data)
+{
+	g_autofree gchar *name = NULL;
+	GTask *task;
+
+	g_return_if_fail(UCV_IS_ENGINE(self));
+	task = g_task_new(self, cancellable, callback, user_data);
+	g_task_set_source_tag(task, ucv_engine_open_console_async);
+	name = ucv_domain_name_for(job_id, rank);
+	ucv_hypervisor_open_console_async(self->hypervisor, name, cancellable, on_console_open,
+					  task);
+}
+
+UcvConsoleStream *
+ucv_engine_open_console_finish(UcvEngine *self, GAsyncResult *res, GError **error)
+{
+	g_return_val_if_fail(g_task_is_valid(res, self), NULL);
+	return g_task_propagate_pointer(G_TASK(res), error);
+}
+
+GStrv
+ucv_engine_get_console_logs(UcvEngine *self, const gchar *job_id, gboolean *ended, GError **error)
+{
+	g_autoptr(UcvStoredJob) stored = NULL;
+	GPtrArray *logs;
+
+	g_return_val_if_fail(UCV_IS_ENGINE(self), NULL);
+
+	stored = ucv_store_lookup_job(self->store, job_id, error);
+	if (stored == NULL) {
+		if (error != NULL && *error == NULL)
+			g_set_error(error, UCV_ERROR, UCV_ERROR_NOT_FOUND,
+				    _("Job %s is not known to this provider"), job_id);
+		return NULL;
+	}
+	logs = g_ptr_array_new();
+	for (guint rank = 0; rank < stored->job->replicas; rank++)
+		g_ptr_array_add(logs,
+				ucv_job_files_console_log(self->config->state_dir, job_id, rank));
+	g_ptr_array_add(logs, NULL);
+	*ended = ucv_job_state_is_final(stored->state);
+	return (GStrv)g_ptr_array_free(logs, FALSE);
 }

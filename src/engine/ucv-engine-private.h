@@ -93,6 +93,8 @@ void ucv_engine_emit_job_idle(UcvEngine *self, const gchar *job_id);
 /* Ends the running operation of `run`, which holds the operation's reference: the next one may
  * start, and "job-idle" is emitted when none follows. */
 void ucv_engine_finish_op(UcvEngine *self, UcvJobRun *run);
+/* Emits "job-stopping": the job's machines stop now, and `next_state` follows. */
+void ucv_engine_stopping(UcvEngine *self, const gchar *job_id, UcvJobState next_state);
 
 /* Splits "ucloud-<job id>-<rank>". */
 gboolean ucv_engine_parse_domain_name(const gchar *name, gchar **job_id, guint *rank);

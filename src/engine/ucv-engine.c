@@ -13,7 +13,7 @@
 
 G_DEFINE_TYPE(UcvEngine, ucv_engine, G_TYPE_OBJECT)
 
-enum { SIGNAL_JOB_IDLE, SIGNAL_JOB_STATE, SIGNAL_LAST };
+enum { SIGNAL_JOB_IDLE, SIGNAL_JOB_STATE, SIGNAL_JOB_STOPPING, SIGNAL_LAST };
 static guint signals[SIGNAL_LAST] = {0};
 
 UcvProduct *
@@ -73,6 +73,12 @@ ucv_engine_set_state(UcvEngine *self, const gchar *job_id, UcvJobState state, co
 		    ucv_job_state_to_string(state), status != NULL ? status : "");
 	ucv_outbox_sender_kick(self->sender);
 	g_signal_emit(self, signals[SIGNAL_JOB_STATE], 0, job_id, (gint)state);
+}
+
+void
+ucv_engine_stopping(UcvEngine *self, const gchar *job_id, UcvJobState next_state)
+{
+	g_signal_emit(self, signals[SIGNAL_JOB_STOPPING], 0, job_id, (gint)next_state);
 }
 
 void
@@ -425,6 +431,11 @@ ucv_engine_class_init(UcvEngineClass *klass)
 	signals[SIGNAL_JOB_STATE] =
 		g_signal_new("job-state-changed", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0,
 			     NULL, NULL, NULL, G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_INT);
+	/* the job's machines are about to stop (job id, the UcvJobState that follows): consoles
+	 * close with the reason before they would see the machine vanish */
+	signals[SIGNAL_JOB_STOPPING] =
+		g_signal_new("job-stopping", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, NULL,
+			     NULL, NULL, G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_INT);
 }
 
 static void
@@ -438,6 +449,8 @@ ucv_engine_init(UcvEngine *self)
 	self->features.vm_time_extension = TRUE;
 	self->features.vm_suspension = TRUE;
 	self->features.vm_vnc = TRUE;
+	self->features.vm_terminal = TRUE;
+	self->features.vm_logs = TRUE;
 }
 
 UcvEngine *

@@ -60,6 +60,20 @@ void ucv_engine_open_display_async(UcvEngine *self, const gchar *job_id, guint r
 GSocketConnection *ucv_engine_open_display_finish(UcvEngine *self, GAsyncResult *res,
 						  GError **error);
 
+/* The serial console of the job's machine of `rank`, not yet started. A console another client
+ * holds (an admin's virsh console) is UCV_ERROR_UNAVAILABLE with a message for the user. */
+void ucv_engine_open_console_async(UcvEngine *self, const gchar *job_id, guint rank,
+				   GCancellable *cancellable, GAsyncReadyCallback callback,
+				   gpointer user_data);
+UcvConsoleStream *ucv_engine_open_console_finish(UcvEngine *self, GAsyncResult *res,
+						 GError **error);
+
+/* For follow: the console log of each of the job's machines, by rank (replicas of them), and
+ * whether the job has ended (nothing more will be written). Unknown jobs are
+ * UCV_ERROR_NOT_FOUND. */
+GStrv ucv_engine_get_console_logs(UcvEngine *self, const gchar *job_id, gboolean *ended,
+				  GError **error);
+
 /* Core's ssh/keyUploaded: `username`'s SSH keys are now `keys` (NULL when Core did not send
  * them: each job then asks Core, as provisioning does). The cloud-init seed of every machine of
  * the user's active jobs with SSH enabled is rewritten with those keys, in the background and in

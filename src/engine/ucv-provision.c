@@ -526,6 +526,7 @@ op_cleanup(UcvJobRun *run, gpointer user_data)
 	helper->run = run;
 	helper->rank = 0;
 	helper->domains = cleanup_domain_names(helper->engine, run->job_id);
+	ucv_engine_stopping(helper->engine, run->job_id, helper->final_state);
 	g_clear_handle_id(&run->expiry_source, g_source_remove);
 	g_hash_table_remove_all(run->started_ranks);
 	cleanup_next_domain(helper);

@@ -152,6 +152,7 @@ op_suspend(UcvJobRun *run, gpointer user_data)
 	op->job = ucv_job_ref(stored->job);
 	/* the SAVED events that follow are this operation's, not an administrator's */
 	run->suspending = TRUE;
+	ucv_engine_stopping(op->engine, run->job_id, UCV_JOB_STATE_SUSPENDED);
 	suspend_next_rank(op);
 }
 

@@ -369,6 +369,35 @@ ucv_domain_ops_open_graphics(virConnectPtr conn, const gchar *name, GError **err
 	return fd;
 }
 
+virStreamPtr
+ucv_domain_ops_open_console(virConnectPtr conn, const gchar *name, GError **error)
+{
+	g_autoptr(virDomain) dom = virDomainLookupByName(conn, name);
+	virStreamPtr stream;
+
+	if (dom == NULL) {
+		ucv_set_libvirt_error(error, UCV_ERROR_LIBVIRT, "cannot look up %s", name);
+		return NULL;
+	}
+	stream = virStreamNew(conn, VIR_STREAM_NONBLOCK);
+	if (stream == NULL) {
+		ucv_set_libvirt_error(error, UCV_ERROR_LIBVIRT, "cannot make a stream for %s",
+				      name);
+		return NULL;
+	}
+	/* no FORCE: an admin's console session is theirs; they can take ours with --force */
+	if (virDomainOpenConsole(dom, NULL, stream, 0) == 0)
+		return stream;
+	if (ucv_libvirt_error_code() == VIR_ERR_OPERATION_FAILED)
+		ucv_set_libvirt_error(error, UCV_ERROR_UNAVAILABLE,
+				      "the console of %s is in use by another client", name);
+	else
+		ucv_set_libvirt_error(error, UCV_ERROR_LIBVIRT, "cannot open the console of %s",
+				      name);
+	virStreamFree(stream);
+	return NULL;
+}
+
 /* Stopped already or gone already are both fine: removal is idempotent. */
 static gboolean
 ucv_domain_destroy(virDomainPtr dom, const gchar *name, GError **error)

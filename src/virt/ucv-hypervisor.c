@@ -469,6 +469,24 @@ ucv_open_graphics_thread(GTask *task, gpointer source, gpointer task_data,
 }
 
 static void
+ucv_open_console_thread(GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+	UcvHypervisorOp *op = task_data;
+	GError *error = NULL;
+	virStreamPtr stream;
+
+	if (g_task_return_error_if_cancelled(task))
+		return;
+	stream = ucv_domain_ops_open_console(op->conn, op->arg, &error);
+	if (stream == NULL) {
+		g_task_return_error(task, error);
+		return;
+	}
+	/* not started: the caller connects its handlers first */
+	g_task_return_pointer(task, ucv_console_stream_new(stream, op->arg), g_object_unref);
+}
+
+static void
 ucv_managed_save_thread(GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
 {
 	UcvHypervisorOp *op = task_data;
@@ -610,6 +628,24 @@ ucv_hypervisor_open_graphics_async(UcvHypervisor *self, const gchar *name,
 
 GSocketConnection *
 ucv_hypervisor_open_graphics_finish(UcvHypervisor *self, GAsyncResult *res, GError **error)
+{
+	g_return_val_if_fail(g_task_is_valid(res, self), NULL);
+	return g_task_propagate_pointer(G_TASK(res), error);
+}
+
+void
+ucv_hypervisor_open_console_async(UcvHypervisor *self, const gchar *name, GCancellable *cancellable,
+				  GAsyncReadyCallback callback, gpointer user_data)
+{
+	g_return_if_fail(UCV_IS_HYPERVISOR(self));
+	g_return_if_fail(name != NULL);
+
+	ucv_hypervisor_run(self, name, ucv_open_console_thread, ucv_hypervisor_open_console_async,
+			   cancellable, callback, user_data);
+}
+
+UcvConsoleStream *
+ucv_hypervisor_open_console_finish(UcvHypervisor *self, GAsyncResult *res, GError **error)
 {
 	g_return_val_if_fail(g_task_is_valid(res, self), NULL);
 	return g_task_propagate_pointer(G_TASK(res), error);

@@ -4,6 +4,7 @@
 #include <gio/gio.h>
 #include <libvirt/libvirt.h>
 
+#include "virt/ucv-console-stream.h"
 #include "virt/ucv-domain-info.h"
 #include "virt/ucv-domain-ops.h"
 
@@ -75,6 +76,13 @@ void ucv_hypervisor_open_graphics_async(UcvHypervisor *self, const gchar *name,
 					gpointer user_data);
 GSocketConnection *ucv_hypervisor_open_graphics_finish(UcvHypervisor *self, GAsyncResult *res,
 						       GError **error);
+
+/* The running domain's serial console, not yet started (worker thread). */
+void ucv_hypervisor_open_console_async(UcvHypervisor *self, const gchar *name,
+				       GCancellable *cancellable, GAsyncReadyCallback callback,
+				       gpointer user_data);
+UcvConsoleStream *ucv_hypervisor_open_console_finish(UcvHypervisor *self, GAsyncResult *res,
+						     GError **error);
 
 /* Saves a running domain's memory into its managed-save image and stops it (worker thread);
  * starting the domain again restores it. `flags` are virDomainSaveRestoreFlags. */

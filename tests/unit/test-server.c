@@ -693,25 +693,18 @@ test_integration(Fixture *f, gconstpointer data)
 	g_assert_cmpstr(init->body, ==, "{}");
 }
 
+/* Core's follow socket takes Core's token on the upgrade, and only an upgrade. */
 static void
-test_not_supported(Fixture *f, gconstpointer data)
+test_follow_refused(Fixture *f, gconstpointer data)
 {
-	const struct {
-		const gchar *method;
-		const gchar *path;
-		const gchar *why;
-	} calls[] = {
-		{"GET", "/ucloud/jobs.provider.example/websocket", "output"},
-	};
+	const gchar *path = "/ucloud/jobs.provider.example/websocket";
+	g_autoptr(Reply) no_token = request_full(f, "GET", path, NULL, NULL, 0, FALSE);
+	g_autoptr(Reply) forged = request_full(f, "GET", path, "Bearer x.y.z", NULL, 0, FALSE);
+	g_autoptr(Reply) plain = request(f, "GET", path, NULL);
 
-	for (guint i = 0; i < G_N_ELEMENTS(calls); i++) {
-		g_autofree gchar *job = make_job("400", "vm-1", "VIRTUAL_MACHINE");
-		g_autofree gchar *body = g_strdup_printf("{\"items\":[{\"job\":%s}]}", job);
-		g_autoptr(Reply) reply =
-			request(f, calls[i].method, calls[i].path,
-				g_strcmp0(calls[i].method, "POST") == 0 ? body : NULL);
-		assert_error_reply(reply, 400, calls[i].why, "NOT_SUPPORTED");
-	}
+	assert_error_reply(no_token, 401, "bearer", NULL);
+	assert_error_reply(forged, 401, NULL, NULL);
+	assert_error_reply(plain, 400, "WebSocket", NULL);
 	g_assert_cmpuint(count_stored_jobs(f), ==, 0);
 }
 
@@ -769,8 +762,9 @@ test_extend_errors(Fixture *f, gconstpointer data)
 	g_assert_cmpuint(count_stored_jobs(f), ==, 0);
 }
 
+/* A call's token is checked before anything else about it. */
 static void
-test_not_supported_needs_auth(Fixture *f, gconstpointer data)
+test_needs_auth(Fixture *f, gconstpointer data)
 {
 	g_autoptr(Reply) reply = request_full(f, "POST", "/ucloud/example/jobs/interactiveSession",
 					      NULL, "{\"items\":[]}", 12, FALSE);
@@ -1087,8 +1081,8 @@ main(int argc, char **argv)
 	ADD("/server/retrieve-products", test_retrieve_products);
 	ADD("/server/retrieve-utilization", test_retrieve_utilization);
 	ADD("/server/integration", test_integration);
-	ADD("/server/not-supported", test_not_supported);
-	ADD("/server/not-supported/needs-auth", test_not_supported_needs_auth);
+	ADD("/server/follow-refused", test_follow_refused);
+	ADD("/server/needs-auth", test_needs_auth);
 	ADD("/server/extend/errors", test_extend_errors);
 	ADD("/server/dynamic-parameters", test_dynamic_parameters);
 	ADD("/server/update-acl", test_update_acl);

@@ -1,0 +1,170 @@
+/* The shell WebSocket. The session is redeemed before the upgrade (a refused browser gets an
+ * HTTP error, not a socket); once the browser initializes, its viewer joins the machine's shared
+ * serial console, which is opened for the first viewer and let go after the last. */
+#define G_LOG_DOMAIN "ucv-api"
+
+#include "config.h"
+
+#include "api/ucv-shell-endpoint.h"
+
+#include "api/ucv-http-error.h"
+#include "api/ucv-ws-upgrade.h"
+#include "console/ucv-serial-console.h"
+#include "console/ucv-shell-viewer.h"
+#include "model/ucv-error.h"
+
+/* Input frames are keystrokes and pastes; a paste of a whole file is the largest */
+#define MAX_BROWSER_MESSAGE (1024 * 1024)
+
+typedef struct {
+	const UcvConfig *config;
+	UcvEngine *engine;
+	UcvSessionTokens *tokens;
+	UcvConsoleHub *hub;
+} UcvShellEndpoint;
+
+/* One admitted browser: what it may see, until its viewer has joined a console. */
+typedef struct {
+	UcvShellEndpoint *endpoint;
+	UcvSessionGrant *grant;
+	gchar *session;
+} UcvShellAdmission;
+
+static void
+admission_free(UcvShellAdmission *admission)
+{
+	ucv_session_grant_free(admission->grant);
+	g_free(admission->session);
+	g_free(admission);
+}
+
+static gboolean
+is_console_of_rank(UcvConsoleSession *session, gpointer rank)
+{
+	return UCV_IS_SERIAL_CONSOLE(session) &&
+	       ucv_serial_console_get_rank(UCV_SERIAL_CONSOLE(session)) == GPOINTER_TO_UINT(rank);
+}
+
+static void
+on_console_open(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+	g_autoptr(UcvSerialConsole) console = user_data;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(UcvConsoleStream) stream =
+		ucv_engine_open_console_finish(UCV_ENGINE(source), res, &error);
+
+	if (stream == NULL) {
+		g_message("cannot open a serial console: %s", error->message);
+		ucv_serial_console_fail(console, error->message);
+		return;
+	}
+	ucv_serial_console_take_stream(console, stream);
+}
+
+/* The machine's shared console, opened now if nobody watches it yet. */
+static UcvSerialConsole *
+console_for(UcvShellEndpoint *self, const UcvSessionGrant *grant)
+{
+	UcvConsoleSession *found =
+		ucv_console_hub_find(self->hub, grant->job_id, UCV_CONSOLE_INTERACTIVE,
+				     is_console_of_rank, GUINT_TO_POINTER(grant->rank));
+	g_autoptr(UcvSerialConsole) console = NULL;
+
+	if (found != NULL)
+		return UCV_SERIAL_CONSOLE(found);
+	console = ucv_serial_console_new(grant->rank);
+	ucv_console_hub_add(self->hub, grant->job_id, UCV_CONSOLE_INTERACTIVE,
+			    UCV_CONSOLE_SESSION(console));
+	ucv_engine_open_console_async(self->engine, grant->job_id, grant->rank, NULL,
+				      on_console_open, g_object_ref(console));
+	return console;
+}
+
+static void
+on_viewer_initialized(UcvShellViewer *viewer, gpointer data)
+{
+	UcvShellAdmission *admission = data;
+	UcvShellEndpoint *self = admission->endpoint;
+	g_autoptr(GError) error = NULL;
+
+	/* the job may have been suspended since the upgrade */
+	if (!ucv_engine_check_console(self->engine, admission->grant->job_id,
+				      admission->grant->rank, &error)) {
+		ucv_shell_viewer_end(viewer, error->message);
+		return;
+	}
+	ucv_serial_console_add_viewer(console_for(self, admission->grant), viewer);
+	g_debug("job %s: shell of rank %u opened in a browser", admission->grant->job_id,
+		admission->grant->rank);
+}
+
+static void
+on_upgraded(UcvWsConnection *browser, gpointer data)
+{
+	UcvShellAdmission *admission = data;
+	g_autoptr(UcvShellViewer) viewer = ucv_shell_viewer_new(browser, admission->session);
+
+	/* the viewer keeps itself alive while its socket is open */
+	g_signal_connect_data(viewer, "initialized", G_CALLBACK(on_viewer_initialized), admission,
+			      (GClosureNotify)(void (*)(void))admission_free, 0);
+	ucv_shell_viewer_start(viewer);
+}
+
+/* The session, the origin, the job and the handshake, in that order; the first failure answers.
+ */
+static UcvSessionGrant *
+admit(UcvShellEndpoint *self, SoupServerMessage *msg, const gchar *session, GError **error)
+{
+	g_autoptr(UcvSessionGrant) grant = NULL;
+
+	if (!ucv_ws_upgrade_check_method(msg, error))
+		return NULL;
+	grant = ucv_session_tokens_redeem(self->tokens, session, UCV_SESSION_SHELL,
+					  soup_server_message_get_remote_host(msg), error);
+	if (grant == NULL)
+		return NULL;
+	if (!ucv_ws_upgrade_check_origin(self->config, msg, error) ||
+	    !ucv_engine_check_console(self->engine, grant->job_id, grant->rank, error) ||
+	    !ucv_ws_upgrade_check(msg, NULL, error))
+		return NULL;
+	return g_steal_pointer(&grant);
+}
+
+static void
+on_request(SoupServer *soup, SoupServerMessage *msg, const char *path, GHashTable *query,
+	   gpointer user_data)
+{
+	UcvShellEndpoint *self = user_data;
+	const gchar *session = query != NULL ? g_hash_table_lookup(query, "session") : NULL;
+	g_autoptr(GError) error = NULL;
+	UcvShellAdmission *admission;
+	UcvSessionGrant *grant = admit(self, msg, session, &error);
+
+	if (grant == NULL) {
+		g_debug("shell refused: %s", error->message);
+		ucv_http_error_respond(msg, error);
+		return;
+	}
+	admission = g_new0(UcvShellAdmission, 1);
+	admission->endpoint = self;
+	admission->grant = grant;
+	admission->session = g_strdup(session);
+	ucv_ws_upgrade_accept(msg, NULL, MAX_BROWSER_MESSAGE, on_upgraded, admission,
+			      (GDestroyNotify)admission_free);
+}
+
+void
+ucv_shell_endpoint_attach(SoupServer *soup, const UcvConfig *config, UcvEngine *engine,
+			  UcvSessionTokens *tokens, UcvConsoleHub *hub)
+{
+	UcvShellEndpoint *self = g_new0(UcvShellEndpoint, 1);
+	g_autofree gchar *path =
+		g_strdup_printf("/ucloud/%s" UCV_SHELL_PATH_SUFFIX, config->provider_id);
+
+	self->config = config;
+	self->engine = engine;
+	self->tokens = tokens;
+	self->hub = hub;
+	ucv_ws_upgrade_refuse_bodies(soup, path);
+	soup_server_add_handler(soup, path, on_request, self, g_free);
+}
