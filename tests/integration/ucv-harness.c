@@ -403,6 +403,43 @@ ucv_harness_vm_job_json(const gchar *job_id, guint replicas)
 		job_id, replicas);
 }
 
+static void
+on_ws_connected(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+	GAsyncResult **result = user_data;
+
+	*result = g_object_ref(res);
+}
+
+SoupWebsocketConnection *
+ucv_harness_ws_connect(UcvHarness *self, const gchar *path, gboolean as_core, guint *status)
+{
+	g_autofree gchar *url = g_strdup_printf("ws://127.0.0.1:%u%s", self->port, path);
+	g_autoptr(SoupMessage) msg = soup_message_new("GET", url);
+	g_autoptr(GAsyncResult) res = NULL;
+	g_autoptr(GError) error = NULL;
+	SoupWebsocketConnection *ws;
+
+	if (as_core) {
+		g_autofree gchar *bearer = NULL;
+		if (self->core_token == NULL)
+			self->core_token = ucv_fake_core_mint_core_token(self->core);
+		bearer = g_strdup_printf("Bearer %s", self->core_token);
+		soup_message_headers_append(soup_message_get_request_headers(msg), "Authorization",
+					    bearer);
+	}
+	soup_session_websocket_connect_async(self->session, msg, NULL, NULL, G_PRIORITY_DEFAULT,
+					     NULL, on_ws_connected, &res);
+	while (res == NULL)
+		g_main_context_iteration(NULL, TRUE);
+	ws = soup_session_websocket_connect_finish(self->session, res, &error);
+	*status = soup_message_get_status(msg);
+	/* a big log or `cat` arrives as many frames: no limit on what the client takes */
+	if (ws != NULL)
+		soup_websocket_connection_set_max_incoming_payload_size(ws, 0);
+	return ws;
+}
+
 JsonObject *
 ucv_harness_open_session(UcvHarness *self, const gchar *job_id, const gchar *session_type)
 {

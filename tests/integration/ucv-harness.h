@@ -63,6 +63,11 @@ gchar *ucv_harness_vm_job_json(const gchar *job_id, guint replicas);
 /* A fresh job id, unique across runs of one private libvirtd. */
 gchar *ucv_harness_new_job_id(void);
 
+/* Opens a WebSocket on the daemon (`path` with its query), with Core's bearer token when
+ * `as_core`; NULL when refused, with the HTTP status in *status. */
+SoupWebsocketConnection *ucv_harness_ws_connect(UcvHarness *self, const gchar *path,
+						gboolean as_core, guint *status);
+
 /* interactiveSession of `session_type` ("VNC", "SHELL", …) for the job's rank 0, as Core asks for
  * it; asserts a 200 answer and returns its one response. */
 JsonObject *ucv_harness_open_session(UcvHarness *self, const gchar *job_id,

@@ -76,36 +76,16 @@ on_closed(SoupWebsocketConnection *ws, UcvShellClient *self)
 	self->close_reason = g_strdup(soup_websocket_connection_get_close_data(ws));
 }
 
-static void
-on_connected(GObject *source, GAsyncResult *res, gpointer user_data)
-{
-	GAsyncResult **result = user_data;
-
-	*result = g_object_ref(res);
-}
-
 UcvShellClient *
 ucv_shell_client_connect(UcvHarness *h, const gchar *session, guint *status)
 {
-	g_autofree gchar *url = g_strdup_printf("ws://127.0.0.1:%u/ucloud/test/websocket?session=%s"
-						"&usernameHint=" USERNAME_HINT,
-						h->port, session);
-	g_autoptr(SoupMessage) msg = soup_message_new("GET", url);
-	g_autoptr(GAsyncResult) res = NULL;
-	g_autoptr(GError) error = NULL;
-	SoupWebsocketConnection *ws;
+	g_autofree gchar *path = g_strdup_printf(
+		"/ucloud/test/websocket?session=%s&usernameHint=" USERNAME_HINT, session);
+	SoupWebsocketConnection *ws = ucv_harness_ws_connect(h, path, FALSE, status);
 	UcvShellClient *self;
 
-	soup_session_websocket_connect_async(h->session, msg, NULL, NULL, G_PRIORITY_DEFAULT, NULL,
-					     on_connected, &res);
-	while (res == NULL)
-		g_main_context_iteration(NULL, TRUE);
-	ws = soup_session_websocket_connect_finish(h->session, res, &error);
-	*status = soup_message_get_status(msg);
 	if (ws == NULL)
 		return NULL;
-	/* a big `cat` arrives as many frames: no limit on what the client takes */
-	soup_websocket_connection_set_max_incoming_payload_size(ws, 0);
 	self = g_new0(UcvShellClient, 1);
 	self->ws = ws;
 	self->output = g_string_new(NULL);
