@@ -134,10 +134,47 @@ test_novnc(void)
 	g_free(ucv_harness_wait_state(h, job_id, "SUCCESS", 60));
 }
 
+/* xterm.js on a page that speaks the shell protocol as UCloud's web client does: a command typed
+ * into the terminal runs in the guest and its output shows in the terminal. */
+static void
+test_xterm(void)
+{
+	g_autoptr(UcvHarness) h = ucv_harness_new();
+	g_autofree gchar *job_id = ucv_harness_new_job_id();
+	g_autoptr(JsonObject) session = NULL;
+	g_autofree gchar *url = NULL;
+	g_autofree gchar *command = NULL;
+	g_autofree gchar *expected = NULL;
+	guint32 nonce = g_random_int();
+	const gchar *args[5] = {NULL};
+
+	ucv_harness_create_job(h, job_id, 1);
+	g_free(ucv_harness_wait_state(h, job_id, "RUNNING", BOOT_TIMEOUT_S));
+	ucv_harness_wait_console(h, job_id, 0, GUEST_MARKER, BOOT_TIMEOUT_S);
+
+	session = ucv_harness_open_session(h, job_id, "SHELL");
+	g_assert_cmpstr(json_object_get_string_member(session, "type"), ==, "shell");
+	/* what the web client builds from providerDomain, providerId and the session */
+	url = g_strdup_printf(
+		"%s/ucloud/test/websocket?session=%s&usernameHint=dGVzdHVzZXI=", h->base_url,
+		json_object_get_string_member(session, "sessionIdentifier"));
+	command = g_strdup_printf("echo hello-$((6*7))-%08x", nonce);
+	expected = g_strdup_printf("hello-42-%08x", nonce);
+	args[0] = url;
+	args[1] = json_object_get_string_member(session, "sessionIdentifier");
+	args[2] = command;
+	args[3] = expected;
+	run_browser_test("shell.mjs", args);
+
+	ucv_harness_terminate_job(h, job_id);
+	g_free(ucv_harness_wait_state(h, job_id, "SUCCESS", 60));
+}
+
 int
 main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
 	g_test_add_func("/vm/browser/novnc", test_novnc);
+	g_test_add_func("/vm/browser/xterm", test_xterm);
 	return g_test_run();
 }
