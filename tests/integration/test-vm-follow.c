@@ -91,6 +91,25 @@ test_follow_across_suspend_and_restart(void)
 	ucv_follow_client_wait_end(again, 60);
 }
 
+/* Every machine of a job has its own log, told apart by rank. */
+static void
+test_follow_ranks(void)
+{
+	g_autoptr(UcvHarness) h = ucv_harness_new();
+	g_autofree gchar *job_id = ucv_harness_new_job_id();
+	g_autoptr(UcvFollowClient) follow = NULL;
+
+	ucv_harness_create_job(h, job_id, 2);
+	g_free(ucv_harness_wait_state(h, job_id, "RUNNING", BOOT_TIMEOUT_S));
+	follow = ucv_follow_client_open(h, job_id);
+	for (guint rank = 0; rank < 2; rank++) {
+		g_autofree gchar *hostname = g_strdup_printf("hostname=j%s-%u", job_id, rank);
+		ucv_follow_client_wait(follow, rank, 0, hostname, BOOT_TIMEOUT_S);
+	}
+	ucv_harness_terminate_job(h, job_id);
+	ucv_follow_client_wait_end(follow, 60);
+}
+
 /* A job the provider does not know ends its stream at once with 404; the socket stays usable. */
 static void
 test_follow_unknown_job(void)
@@ -124,6 +143,7 @@ main(int argc, char **argv)
 	g_test_add_func("/follow/live", test_follow_live);
 	g_test_add_func("/follow/across-suspend-and-restart",
 			test_follow_across_suspend_and_restart);
+	g_test_add_func("/follow/ranks", test_follow_ranks);
 	g_test_add_func("/follow/unknown-job", test_follow_unknown_job);
 	g_test_add_func("/follow/needs-token", test_follow_needs_token);
 	return g_test_run();

@@ -229,6 +229,52 @@ test_shell_across_suspend(void)
 	g_free(ucv_harness_wait_state(h, job_id, "SUCCESS", 60));
 }
 
+/* An administrator's console, the way `virsh console` holds it. */
+static virStreamPtr
+admin_console(UcvHarness *h, const gchar *job_id, guint flags)
+{
+	g_autofree gchar *name = g_strdup_printf("ucloud-%s-0", job_id);
+	virDomainPtr domain = virDomainLookupByName(h->conn, name);
+	virStreamPtr stream = virStreamNew(h->conn, 0);
+
+	g_assert_nonnull(domain);
+	g_assert_cmpint(virDomainOpenConsole(domain, NULL, stream, flags), ==, 0);
+	virDomainFree(domain);
+	return stream;
+}
+
+/* `virsh console --force` takes the console from the terminals (they are told); while the admin
+ * holds it, a new terminal says so instead of taking it back; afterwards terminals work again. */
+static void
+test_admin_console(void)
+{
+	g_autoptr(UcvHarness) h = ucv_harness_new();
+	g_autofree gchar *job_id = ucv_harness_new_job_id();
+	g_autoptr(UcvShellClient) user = NULL;
+	g_autoptr(UcvShellClient) refused = NULL;
+	g_autoptr(UcvShellClient) again = NULL;
+	virStreamPtr admin;
+
+	start_ready_job(h, job_id);
+	user = open_shell(h, job_id);
+	run(user, "echo mine-$((3*3))", "mine-9");
+
+	admin = admin_console(h, job_id, VIR_DOMAIN_CONSOLE_FORCE);
+	ucv_shell_client_wait_closed(user, 30);
+	g_assert_nonnull(strstr(user->output->str, "[The console closed"));
+
+	refused = open_shell(h, job_id);
+	ucv_shell_client_wait_closed(refused, 30);
+	g_assert_nonnull(strstr(refused->output->str, "virsh console"));
+
+	virStreamAbort(admin);
+	virStreamFree(admin);
+	again = open_shell(h, job_id);
+	run(again, "echo back-$((4*4))", "back-16");
+	ucv_harness_terminate_job(h, job_id);
+	g_free(ucv_harness_wait_state(h, job_id, "SUCCESS", 60));
+}
+
 int
 main(int argc, char **argv)
 {
@@ -238,5 +284,6 @@ main(int argc, char **argv)
 	g_test_add_func("/shell/refused", test_shell_refused);
 	g_test_add_func("/shell/not-initialized", test_shell_not_initialized);
 	g_test_add_func("/shell/across-suspend", test_shell_across_suspend);
+	g_test_add_func("/shell/admin-console", test_admin_console);
 	return g_test_run();
 }

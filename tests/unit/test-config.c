@@ -303,14 +303,18 @@ test_console_settings(Fixture *f, gconstpointer data)
 	g_assert_no_error(error);
 	g_assert_cmpuint(defaults->session_timeout_s, ==, 60);
 	g_assert_cmpuint(g_strv_length(defaults->allowed_origins), ==, 0);
+	g_assert_cmpuint(defaults->log_backlog_kib, ==, 64);
 	set = load_text(f,
 			"[console]\nsession-timeout = 30\n"
-			"allowed-origins = https://cloud.sdu.dk; https://dev.cloud.sdu.dk\n",
+			"allowed-origins = https://cloud.sdu.dk; https://dev.cloud.sdu.dk\n"
+			"log-backlog = 0\n",
 			&error);
 	g_assert_no_error(error);
 	g_assert_cmpuint(set->session_timeout_s, ==, 30);
 	assert_strv(set->allowed_origins, origins);
+	g_assert_cmpuint(set->log_backlog_kib, ==, 0);
 	assert_refused(f, "[console]\nsession-timeout = 0\n", "session-timeout");
+	assert_refused(f, "[console]\nlog-backlog = 99999\n", "log-backlog");
 }
 
 static void
