@@ -354,6 +354,20 @@ ucv_server_init(UcvServer *self)
 {
 }
 
+/* What a terminal shows as its last line, and a display's close reason. */
+static const gchar *
+console_end_reason(UcvJobState state)
+{
+	switch (state) {
+	case UCV_JOB_STATE_SUSPENDED:
+		return "the job was suspended";
+	case UCV_JOB_STATE_IN_QUEUE:
+		return "the job's machines stopped; the job waits to start again";
+	default:
+		return "the job ended";
+	}
+}
+
 /* A machine that stops running takes its consoles along: open ones close with a reason and
  * unused tokens are void, so nothing admits a browser to a suspended or finished job. */
 static void
@@ -363,8 +377,7 @@ close_consoles(UcvServer *self, const gchar *job_id, UcvJobState state)
 		return;
 	ucv_session_tokens_revoke_job(self->sessions, job_id);
 	ucv_console_hub_stop_job(self->consoles, job_id, UCV_CONSOLE_INTERACTIVE,
-				 state == UCV_JOB_STATE_SUSPENDED ? "the job was suspended"
-								  : "the job ended");
+				 console_end_reason(state));
 }
 
 /* Before the machines stop, so a terminal says why rather than that its console vanished. */

@@ -7,25 +7,18 @@
 
 #include "api/ucv-shell-endpoint.h"
 
+#include "api/ucv-console-endpoint.h"
 #include "api/ucv-http-error.h"
 #include "api/ucv-ws-upgrade.h"
 #include "console/ucv-serial-console.h"
 #include "console/ucv-shell-viewer.h"
-#include "model/ucv-error.h"
 
 /* Input frames are keystrokes and pastes; a paste of a whole file is the largest */
 #define MAX_BROWSER_MESSAGE (1024 * 1024)
 
-typedef struct {
-	const UcvConfig *config;
-	UcvEngine *engine;
-	UcvSessionTokens *tokens;
-	UcvConsoleHub *hub;
-} UcvShellEndpoint;
-
 /* One admitted browser: what it may see, until its viewer has joined a console. */
 typedef struct {
-	UcvShellEndpoint *endpoint;
+	UcvConsoleEndpoint *endpoint;
 	UcvSessionGrant *grant;
 	gchar *session;
 } UcvShellAdmission;
@@ -63,7 +56,7 @@ on_console_open(GObject *source, GAsyncResult *res, gpointer user_data)
 
 /* The machine's shared console, opened now if nobody watches it yet. */
 static UcvSerialConsole *
-console_for(UcvShellEndpoint *self, const UcvSessionGrant *grant)
+console_for(UcvConsoleEndpoint *self, const UcvSessionGrant *grant)
 {
 	UcvConsoleSession *found =
 		ucv_console_hub_find(self->hub, grant->job_id, UCV_CONSOLE_INTERACTIVE,
@@ -84,7 +77,7 @@ static void
 on_viewer_initialized(UcvShellViewer *viewer, gpointer data)
 {
 	UcvShellAdmission *admission = data;
-	UcvShellEndpoint *self = admission->endpoint;
+	UcvConsoleEndpoint *self = admission->endpoint;
 	g_autoptr(GError) error = NULL;
 
 	/* the job may have been suspended since the upgrade */
@@ -110,35 +103,16 @@ on_upgraded(UcvWsConnection *browser, gpointer data)
 	ucv_shell_viewer_start(viewer);
 }
 
-/* The session, the origin, the job and the handshake, in that order; the first failure answers.
- */
-static UcvSessionGrant *
-admit(UcvShellEndpoint *self, SoupServerMessage *msg, const gchar *session, GError **error)
-{
-	g_autoptr(UcvSessionGrant) grant = NULL;
-
-	if (!ucv_ws_upgrade_check_method(msg, error))
-		return NULL;
-	grant = ucv_session_tokens_redeem(self->tokens, session, UCV_SESSION_SHELL,
-					  soup_server_message_get_remote_host(msg), error);
-	if (grant == NULL)
-		return NULL;
-	if (!ucv_ws_upgrade_check_origin(self->config, msg, error) ||
-	    !ucv_engine_check_console(self->engine, grant->job_id, grant->rank, error) ||
-	    !ucv_ws_upgrade_check(msg, NULL, error))
-		return NULL;
-	return g_steal_pointer(&grant);
-}
-
 static void
 on_request(SoupServer *soup, SoupServerMessage *msg, const char *path, GHashTable *query,
 	   gpointer user_data)
 {
-	UcvShellEndpoint *self = user_data;
+	UcvConsoleEndpoint *self = user_data;
 	const gchar *session = query != NULL ? g_hash_table_lookup(query, "session") : NULL;
 	g_autoptr(GError) error = NULL;
 	UcvShellAdmission *admission;
-	UcvSessionGrant *grant = admit(self, msg, session, &error);
+	UcvSessionGrant *grant =
+		ucv_console_endpoint_admit(self, msg, session, UCV_SESSION_SHELL, NULL, &error);
 
 	if (grant == NULL) {
 		g_debug("shell refused: %s", error->message);
@@ -157,14 +131,6 @@ void
 ucv_shell_endpoint_attach(SoupServer *soup, const UcvConfig *config, UcvEngine *engine,
 			  UcvSessionTokens *tokens, UcvConsoleHub *hub)
 {
-	UcvShellEndpoint *self = g_new0(UcvShellEndpoint, 1);
-	g_autofree gchar *path =
-		g_strdup_printf("/ucloud/%s" UCV_SHELL_PATH_SUFFIX, config->provider_id);
-
-	self->config = config;
-	self->engine = engine;
-	self->tokens = tokens;
-	self->hub = hub;
-	ucv_ws_upgrade_refuse_bodies(soup, path);
-	soup_server_add_handler(soup, path, on_request, self, g_free);
+	ucv_console_endpoint_serve(soup, UCV_SHELL_PATH_SUFFIX, on_request, config, engine, tokens,
+				   hub);
 }

@@ -7,26 +7,19 @@
 
 #include "api/ucv-vnc-endpoint.h"
 
+#include "api/ucv-console-endpoint.h"
 #include "api/ucv-http-error.h"
 #include "api/ucv-sessions-api.h"
 #include "api/ucv-ws-upgrade.h"
 #include "console/ucv-vnc-proxy.h"
-#include "model/ucv-error.h"
 
 /* RFB messages from a browser are small (keys, pointer, update requests); a clipboard paste is
  * the largest */
 #define MAX_BROWSER_MESSAGE (1024 * 1024)
 
-typedef struct {
-	const UcvConfig *config;
-	UcvEngine *engine;
-	UcvSessionTokens *tokens;
-	UcvConsoleHub *hub;
-} UcvVncEndpoint;
-
 /* One admitted browser on its way to its proxy. */
 typedef struct {
-	UcvVncEndpoint *endpoint;
+	UcvConsoleEndpoint *endpoint;
 	UcvSessionGrant *grant;
 	UcvWsConnection *browser;
 } UcvVncUpgrade;
@@ -77,34 +70,16 @@ on_upgraded(UcvWsConnection *browser, gpointer data)
 				      upgrade->grant->rank, NULL, on_display_open, upgrade);
 }
 
-/* The token, the origin, the job and the handshake, in that order; the first failure answers. */
-static UcvSessionGrant *
-admit(UcvVncEndpoint *self, SoupServerMessage *msg, GHashTable *query, GError **error)
-{
-	const gchar *token = query != NULL ? g_hash_table_lookup(query, "token") : NULL;
-	g_autoptr(UcvSessionGrant) grant = NULL;
-
-	if (!ucv_ws_upgrade_check_method(msg, error))
-		return NULL;
-	grant = ucv_session_tokens_redeem(self->tokens, token, UCV_SESSION_VNC,
-					  soup_server_message_get_remote_host(msg), error);
-	if (grant == NULL)
-		return NULL;
-	if (!ucv_ws_upgrade_check_origin(self->config, msg, error) ||
-	    !ucv_engine_check_console(self->engine, grant->job_id, grant->rank, error) ||
-	    !ucv_ws_upgrade_check(msg, protocols, error))
-		return NULL;
-	return g_steal_pointer(&grant);
-}
-
 static void
 on_request(SoupServer *soup, SoupServerMessage *msg, const char *path, GHashTable *query,
 	   gpointer user_data)
 {
-	UcvVncEndpoint *self = user_data;
+	UcvConsoleEndpoint *self = user_data;
+	const gchar *token = query != NULL ? g_hash_table_lookup(query, "token") : NULL;
 	g_autoptr(GError) error = NULL;
 	UcvVncUpgrade *upgrade;
-	UcvSessionGrant *grant = admit(self, msg, query, &error);
+	UcvSessionGrant *grant =
+		ucv_console_endpoint_admit(self, msg, token, UCV_SESSION_VNC, protocols, &error);
 
 	if (grant == NULL) {
 		g_debug("display refused: %s", error->message);
@@ -122,14 +97,6 @@ void
 ucv_vnc_endpoint_attach(SoupServer *soup, const UcvConfig *config, UcvEngine *engine,
 			UcvSessionTokens *tokens, UcvConsoleHub *hub)
 {
-	UcvVncEndpoint *self = g_new0(UcvVncEndpoint, 1);
-	g_autofree gchar *path =
-		g_strdup_printf("/ucloud/%s" UCV_VNC_PATH_SUFFIX, config->provider_id);
-
-	self->config = config;
-	self->engine = engine;
-	self->tokens = tokens;
-	self->hub = hub;
-	ucv_ws_upgrade_refuse_bodies(soup, path);
-	soup_server_add_handler(soup, path, on_request, self, g_free);
+	ucv_console_endpoint_serve(soup, UCV_VNC_PATH_SUFFIX, on_request, config, engine, tokens,
+				   hub);
 }

@@ -148,10 +148,7 @@ test_xterm(void)
 	guint32 nonce = g_random_int();
 	const gchar *args[5] = {NULL};
 
-	ucv_harness_create_job(h, job_id, 1);
-	g_free(ucv_harness_wait_state(h, job_id, "RUNNING", BOOT_TIMEOUT_S));
-	ucv_harness_wait_console(h, job_id, 0, GUEST_MARKER, BOOT_TIMEOUT_S);
-
+	ucv_harness_start_ready_job(h, job_id);
 	session = ucv_harness_open_session(h, job_id, "SHELL");
 	g_assert_cmpstr(json_object_get_string_member(session, "type"), ==, "shell");
 	/* what the web client builds from providerDomain, providerId and the session */

@@ -12,14 +12,6 @@
 #define LOG_TIMEOUT_S  30
 #define SAVE_TIMEOUT_S 120
 
-static void
-start_ready_job(UcvHarness *h, const gchar *job_id)
-{
-	ucv_harness_create_job(h, job_id, 1);
-	g_free(ucv_harness_wait_state(h, job_id, "RUNNING", BOOT_TIMEOUT_S));
-	ucv_harness_wait_console(h, job_id, 0, GUEST_MARKER, BOOT_TIMEOUT_S);
-}
-
 /* Makes the guest print a line only its shell can produce; returns that line. */
 static gchar *
 guest_prints(UcvHarness *h, const gchar *job_id)
@@ -41,7 +33,7 @@ test_follow_live(void)
 	g_autofree gchar *line = NULL;
 	gsize mark;
 
-	start_ready_job(h, job_id);
+	ucv_harness_start_ready_job(h, job_id);
 	follow = ucv_follow_client_open(h, job_id);
 	mark = ucv_follow_client_wait(follow, 0, 0, GUEST_MARKER, LOG_TIMEOUT_S);
 	line = guest_prints(h, job_id);
@@ -66,7 +58,7 @@ test_follow_across_suspend_and_restart(void)
 	g_autofree gchar *after = NULL;
 	gsize mark;
 
-	start_ready_job(h, job_id);
+	ucv_harness_start_ready_job(h, job_id);
 	follow = ucv_follow_client_open(h, job_id);
 	before = guest_prints(h, job_id);
 	mark = ucv_follow_client_wait(follow, 0, 0, before, LOG_TIMEOUT_S);

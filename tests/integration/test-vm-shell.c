@@ -6,21 +6,11 @@
 #include "ucv-harness.h"
 #include "ucv-shell-client.h"
 
-#define GUEST_MARKER   "ucloud-virt-guest: ready"
 #define PROMPT         "ucv# "
-#define BOOT_TIMEOUT_S 120
 #define OUTPUT_TIMEOUT 30
 #define SAVE_TIMEOUT_S 120
 /* a short session lifetime, so expiry can be seen without a long wait */
 #define SESSION_TIMEOUT "[console]\nsession-timeout = 5\n"
-
-static void
-start_ready_job(UcvHarness *h, const gchar *job_id)
-{
-	ucv_harness_create_job(h, job_id, 1);
-	g_free(ucv_harness_wait_state(h, job_id, "RUNNING", BOOT_TIMEOUT_S));
-	ucv_harness_wait_console(h, job_id, 0, GUEST_MARKER, BOOT_TIMEOUT_S);
-}
 
 static UcvShellClient *
 open_shell(UcvHarness *h, const gchar *job_id)
@@ -70,7 +60,7 @@ test_shell_session(void)
 	g_autofree gchar *enter = NULL;
 	g_autofree gchar *resize = NULL;
 
-	start_ready_job(h, job_id);
+	ucv_harness_start_ready_job(h, job_id);
 	shell = open_shell(h, job_id);
 
 	/* Enter shows the prompt: the console is the guest's root shell */
@@ -104,7 +94,7 @@ test_two_viewers(void)
 	g_autofree gchar *command_too = echo_command(&expected_too);
 	gsize second_mark;
 
-	start_ready_job(h, job_id);
+	ucv_harness_start_ready_job(h, job_id);
 	first = open_shell(h, job_id);
 	second = open_shell(h, job_id);
 	second_mark = second->output->len;
@@ -151,7 +141,7 @@ test_shell_refused(void)
 	g_autofree gchar *init = NULL;
 	guint status = 0;
 
-	start_ready_job(h, job_id);
+	ucv_harness_start_ready_job(h, job_id);
 	assert_refused(h, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
 
 	used = ucv_shell_client_new_session(h, job_id);
@@ -189,7 +179,7 @@ test_shell_not_initialized(void)
 	gint64 opened;
 	guint status = 0;
 
-	start_ready_job(h, job_id);
+	ucv_harness_start_ready_job(h, job_id);
 	session = ucv_shell_client_new_session(h, job_id);
 	shell = ucv_shell_client_connect(h, session, &status);
 	g_assert_nonnull(shell);
@@ -212,7 +202,7 @@ test_shell_across_suspend(void)
 	g_autofree gchar *expected = NULL;
 	g_autofree gchar *command = echo_command(&expected);
 
-	start_ready_job(h, job_id);
+	ucv_harness_start_ready_job(h, job_id);
 	before = open_shell(h, job_id);
 	run(before, "echo before-$((2+3))", "before-5");
 
@@ -255,7 +245,7 @@ test_admin_console(void)
 	g_autoptr(UcvShellClient) again = NULL;
 	virStreamPtr admin;
 
-	start_ready_job(h, job_id);
+	ucv_harness_start_ready_job(h, job_id);
 	user = open_shell(h, job_id);
 	run(user, "echo mine-$((3*3))", "mine-9");
 

@@ -481,6 +481,16 @@ ucv_harness_create_job(UcvHarness *self, const gchar *job_id, guint replicas)
 }
 
 void
+ucv_harness_start_ready_job(UcvHarness *self, const gchar *job_id)
+{
+	const guint boot_timeout_s = 120;
+
+	ucv_harness_create_job(self, job_id, 1);
+	g_free(ucv_harness_wait_state(self, job_id, "RUNNING", boot_timeout_s));
+	ucv_harness_wait_console(self, job_id, 0, "ucloud-virt-guest: ready", boot_timeout_s);
+}
+
+void
 ucv_harness_terminate_job(UcvHarness *self, const gchar *job_id)
 {
 	g_autofree gchar *job = ucv_harness_vm_job_json(job_id, 1);

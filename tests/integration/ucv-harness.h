@@ -74,6 +74,9 @@ JsonObject *ucv_harness_open_session(UcvHarness *self, const gchar *job_id,
 				     const gchar *session_type);
 
 void ucv_harness_create_job(UcvHarness *self, const gchar *job_id, guint replicas);
+/* Creates a one-machine job and waits until it is RUNNING and its guest has printed its ready
+ * line (its shell is up). */
+void ucv_harness_start_ready_job(UcvHarness *self, const gchar *job_id);
 void ucv_harness_terminate_job(UcvHarness *self, const gchar *job_id);
 /* The same for many single-replica jobs, in bulk requests that stay under the body limit. */
 void ucv_harness_create_jobs(UcvHarness *self, GPtrArray *job_ids);

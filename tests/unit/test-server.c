@@ -644,6 +644,10 @@ test_retrieve_products(Fixture *f, gconstpointer data)
 		json_object_get_object_member(support, "virtualMachine"), "suspension"));
 	g_assert_true(json_object_get_boolean_member(
 		json_object_get_object_member(support, "virtualMachine"), "vnc"));
+	g_assert_true(json_object_get_boolean_member(
+		json_object_get_object_member(support, "virtualMachine"), "terminal"));
+	g_assert_true(json_object_get_boolean_member(
+		json_object_get_object_member(support, "virtualMachine"), "logs"));
 	g_assert_false(json_object_get_boolean_member(
 		json_object_get_object_member(support, "native"), "enabled"));
 	queue = json_object_get_object_member(support, "queueStatus");
@@ -829,6 +833,9 @@ test_interactive_session(Fixture *f, gconstpointer data)
 			"{\"items\":[{\"id\":\"../x\",\"sessionType\":\"VNC\"}]}");
 	g_autoptr(Reply) shell_reply =
 		request(f, "POST", "/ucloud/example/jobs/interactiveSession", shell);
+	g_autoptr(Reply) web_reply =
+		request(f, "POST", "/ucloud/example/jobs/interactiveSession",
+			"{\"items\":[{\"id\":\"620\",\"rank\":0,\"sessionType\":\"WEB\"}]}");
 
 	g_assert_cmpuint(created->status, ==, 200);
 	/* this site has no image for it, so it never runs */
@@ -836,7 +843,8 @@ test_interactive_session(Fixture *f, gconstpointer data)
 	assert_error_reply(unknown, 404, "621", NULL);
 	assert_error_reply(no_type, 400, "sessionType", NULL);
 	assert_error_reply(hostile, 400, "item 1", NULL);
-	g_assert_cmpuint(shell_reply->status, ==, 400);
+	assert_error_reply(shell_reply, 400, "not running", NULL);
+	assert_error_reply(web_reply, 400, "WEB", "NOT_SUPPORTED");
 }
 
 static void
