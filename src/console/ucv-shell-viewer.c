@@ -12,6 +12,8 @@
 #include "console/ucv-shell-protocol.h"
 
 #define INITIALIZE_TIMEOUT_MS (30 * 1000)
+/* a serial console shows nothing until the guest writes: say where the user is */
+#define GREETING "[Connected to the machine's serial console. Press Enter for a prompt.]\r\n"
 /* Output a browser may have outstanding before it counts as gone: many seconds of a busy
  * serial console */
 #define MAX_QUEUED_OUTPUT (4 * 1024 * 1024)
@@ -263,10 +265,14 @@ ucv_shell_viewer_start(UcvShellViewer *self)
 void
 ucv_shell_viewer_attach(UcvShellViewer *self, UcvConsoleStream *console)
 {
+	g_autoptr(GBytes) greeting = NULL;
+
 	g_return_if_fail(UCV_IS_SHELL_VIEWER(self));
 	g_return_if_fail(self->stream_id != NULL && self->console == NULL);
 
 	self->console = g_object_ref(console);
+	greeting = ucv_shell_reply_data(self->stream_id, GREETING);
+	send_frame(self, greeting);
 	receive_next(self);
 }
 

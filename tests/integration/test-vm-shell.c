@@ -63,6 +63,8 @@ test_shell_session(void)
 	ucv_harness_start_ready_job(h, job_id);
 	shell = open_shell(h, job_id);
 
+	ucv_shell_client_wait_output(shell, 0, "[Connected to the machine's serial console.",
+				     OUTPUT_TIMEOUT);
 	/* Enter shows the prompt: the console is the guest's root shell */
 	enter = ucv_shell_client_input(shell, "\r");
 	ucv_shell_client_wait_output(shell, 0, PROMPT, OUTPUT_TIMEOUT);
