@@ -54,7 +54,24 @@ on_verbose(const gchar *name, const gchar *value, gpointer data, GError **error)
 	return TRUE;
 }
 
-/* -v shows info, -vv debug; warnings and messages always. */
+/* Our own log domains: this file's and the "ucv-…" ones of the rest. */
+static gboolean
+is_own_domain(const GLogField *fields, gsize n_fields)
+{
+	for (gsize i = 0; i < n_fields; i++) {
+		g_autofree gchar *domain = NULL;
+		if (g_strcmp0(fields[i].key, "GLIB_DOMAIN") != 0)
+			continue;
+		domain = fields[i].length < 0 ? g_strdup(fields[i].value)
+					      : g_strndup(fields[i].value, fields[i].length);
+		return g_str_has_prefix(domain, "ucv-") || g_str_equal(domain, G_LOG_DOMAIN);
+	}
+	return FALSE;
+}
+
+/* -v shows info, -vv our debugging, -vvv the libraries' too (libvirt-glib alone logs several
+ * lines per event-loop wakeup, far more than a busy console's own output); warnings and
+ * messages always. */
 static GLogWriterOutput
 log_writer(GLogLevelFlags level, const GLogField *fields, gsize n_fields, gpointer user_data)
 {
@@ -63,7 +80,7 @@ log_writer(GLogLevelFlags level, const GLogField *fields, gsize n_fields, gpoint
 
 	if (verbosity >= 1)
 		shown |= G_LOG_LEVEL_INFO;
-	if (verbosity >= 2)
+	if (verbosity >= 3 || (verbosity == 2 && is_own_domain(fields, n_fields)))
 		shown |= G_LOG_LEVEL_DEBUG;
 	if ((level & shown) == 0)
 		return G_LOG_WRITER_HANDLED;
