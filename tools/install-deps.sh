@@ -6,13 +6,15 @@ packages=(
 	# build
 	meson ninja-build pkg-config gcc gettext clang-format
 	libglib2.0-dev libsoup-3.0-dev libjson-glib-dev libvirt-dev libvirt-glib-1.0-dev
-	libsqlite3-dev libgnutls28-dev libisofs-dev
+	libsqlite3-dev libgnutls28-dev libisofs-dev libarchive-dev
 	# run: libvirt + QEMU, overlays
 	libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 qemu-utils
 	# the private libvirtd of the demo and the tests
 	tini iproute2 dnsmasq-base util-linux
 	# the test guest
 	busybox-static cpio kmod dosfstools mtools syslinux syslinux-common xz-utils zstd
+	# container images: layers become one read-only erofs filesystem
+	erofs-utils
 	# demo and scripts
 	curl ca-certificates python3
 	# unit tests: isoinfo reads seeds back, PyYAML parses them as cloud-init does
