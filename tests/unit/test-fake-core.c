@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "ucv-fake-core.h"
+#include "ucv-test-files.h"
 
 typedef struct {
 	gchar *dir;
@@ -19,24 +20,6 @@ typedef struct {
 	GError *error;
 	gboolean done;
 } Reply;
-
-static void
-remove_tree(const gchar *path)
-{
-	g_autoptr(GDir) dir = g_dir_open(path, 0, NULL);
-	const gchar *name;
-
-	while (dir != NULL && (name = g_dir_read_name(dir)) != NULL) {
-		g_autofree gchar *child = g_build_filename(path, name, NULL);
-
-		if (g_file_test(child, G_FILE_TEST_IS_DIR) &&
-		    !g_file_test(child, G_FILE_TEST_IS_SYMLINK))
-			remove_tree(child);
-		else
-			g_unlink(child);
-	}
-	g_rmdir(path);
-}
 
 static void
 fixture_setup(Fixture *f, gconstpointer data)
@@ -60,7 +43,7 @@ fixture_teardown(Fixture *f, gconstpointer data)
 	g_clear_object(&f->core);
 	while (g_main_context_iteration(NULL, FALSE))
 		;
-	remove_tree(f->dir);
+	ucv_test_remove_tree(f->dir);
 	g_free(f->dir);
 }
 

@@ -11,6 +11,7 @@
 #include "virt/ucv-domain-xml.h"
 #include "virt/ucv-hypervisor.h"
 #include "virt/ucv-save-params.h"
+#include "ucv-test-files.h"
 
 #define TEST_URI "test:///default"
 
@@ -588,23 +589,6 @@ run_main_loop_for(guint ms)
 }
 
 static void
-rm_rf(const gchar *path)
-{
-	g_autoptr(GDir) dir = g_dir_open(path, 0, NULL);
-	const gchar *name;
-
-	while (dir != NULL && (name = g_dir_read_name(dir)) != NULL) {
-		g_autofree gchar *child = g_build_filename(path, name, NULL);
-		if (g_file_test(child, G_FILE_TEST_IS_DIR) &&
-		    !g_file_test(child, G_FILE_TEST_IS_SYMLINK))
-			rm_rf(child);
-		else
-			g_unlink(child);
-	}
-	g_rmdir(path);
-}
-
-static void
 test_reconnect(void)
 {
 	PrivateDaemon daemon = {0};
@@ -647,7 +631,7 @@ test_reconnect(void)
 
 	fixture_teardown(&fixture, NULL);
 	daemon_stop(&daemon);
-	rm_rf(daemon.dir);
+	ucv_test_remove_tree(daemon.dir);
 	g_free(daemon.dir);
 	g_free(daemon.socket);
 }

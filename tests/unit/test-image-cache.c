@@ -8,6 +8,7 @@
 
 #include "model/ucv-error.h"
 #include "virt/ucv-image-cache.h"
+#include "ucv-test-files.h"
 
 typedef struct {
 	gchar *tmpdir;
@@ -45,23 +46,6 @@ wait_for(GAsyncResult **slot)
 	while (*slot == NULL)
 		g_main_context_iteration(NULL, TRUE);
 	g_source_remove(id);
-}
-
-static void
-rm_rf(const gchar *path)
-{
-	g_autoptr(GDir) dir = g_dir_open(path, 0, NULL);
-	const gchar *name;
-
-	while (dir != NULL && (name = g_dir_read_name(dir)) != NULL) {
-		g_autofree gchar *child = g_build_filename(path, name, NULL);
-		if (g_file_test(child, G_FILE_TEST_IS_DIR) &&
-		    !g_file_test(child, G_FILE_TEST_IS_SYMLINK))
-			rm_rf(child);
-		else
-			g_unlink(child);
-	}
-	g_rmdir(path);
 }
 
 static void
@@ -177,7 +161,7 @@ fixture_teardown(Fixture *fixture, gconstpointer data)
 	g_clear_pointer(&fixture->qcow2, g_bytes_unref);
 	while (g_main_context_iteration(NULL, FALSE))
 		;
-	rm_rf(fixture->tmpdir);
+	ucv_test_remove_tree(fixture->tmpdir);
 	g_free(fixture->tmpdir);
 	g_free(fixture->image_dir);
 	g_free(fixture->cache_dir);

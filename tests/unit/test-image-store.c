@@ -11,6 +11,7 @@
 #include "container/ucv-image-store.h"
 #include "model/ucv-error.h"
 #include "ucv-fake-registry.h"
+#include "ucv-test-files.h"
 
 typedef struct {
 	UcvFakeRegistry *registry;
@@ -69,10 +70,7 @@ fixture_set_up(Fixture *f, gconstpointer data)
 static void
 fixture_tear_down(Fixture *f, gconstpointer data)
 {
-	const gchar *argv[] = {"rm", "-rf", f->dir, NULL};
-
-	g_spawn_sync(NULL, (gchar **)argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL, NULL,
-		     NULL);
+	ucv_test_remove_tree(f->dir);
 	g_free(f->dir);
 	g_object_unref(f->client);
 	ucv_fake_registry_free(f->registry);

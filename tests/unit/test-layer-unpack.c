@@ -13,6 +13,7 @@
 #include "container/ucv-erofs.h"
 #include "container/ucv-layer-unpack.h"
 #include "model/ucv-error.h"
+#include "ucv-test-files.h"
 
 typedef struct {
 	gchar *tmpdir;
@@ -22,23 +23,6 @@ typedef struct {
 } Fixture;
 
 typedef struct archive Layer;
-
-static void
-rm_rf(const gchar *path)
-{
-	g_autoptr(GDir) dir = g_dir_open(path, 0, NULL);
-	const gchar *name;
-
-	while (dir != NULL && (name = g_dir_read_name(dir)) != NULL) {
-		g_autofree gchar *child = g_build_filename(path, name, NULL);
-		if (g_file_test(child, G_FILE_TEST_IS_DIR) &&
-		    !g_file_test(child, G_FILE_TEST_IS_SYMLINK))
-			rm_rf(child);
-		else
-			g_unlink(child);
-	}
-	g_rmdir(path);
-}
 
 static gboolean
 need_root(void)
@@ -65,7 +49,7 @@ fixture_setup(Fixture *fixture, gconstpointer data)
 static void
 fixture_teardown(Fixture *fixture, gconstpointer data)
 {
-	rm_rf(fixture->tmpdir);
+	ucv_test_remove_tree(fixture->tmpdir);
 	g_free(fixture->tmpdir);
 	g_free(fixture->root);
 	g_free(fixture->canary);
