@@ -13,6 +13,8 @@ packages=(
 	tini iproute2 dnsmasq-base util-linux
 	# the test guest
 	busybox-static cpio kmod dosfstools mtools syslinux syslinux-common xz-utils zstd
+	# the container-host image: a static agent (libc.a), ELF checks of crun's libraries
+	libc6-dev binutils
 	# container images: layers become one read-only erofs filesystem
 	erofs-utils
 	# demo and scripts
