@@ -24,6 +24,18 @@ ucv_image_ref_free(UcvImageRef *self)
 	g_free(self);
 }
 
+UcvImageRef *
+ucv_image_ref_copy(const UcvImageRef *self)
+{
+	UcvImageRef *copy = g_new0(UcvImageRef, 1);
+
+	copy->registry = g_strdup(self->registry);
+	copy->repository = g_strdup(self->repository);
+	copy->tag = g_strdup(self->tag);
+	copy->digest = g_strdup(self->digest);
+	return copy;
+}
+
 gboolean
 ucv_image_ref_is_digest(const gchar *digest)
 {

@@ -23,6 +23,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(UcvImageRef, ucv_image_ref_free)
  * colon or "localhost" names the registry. Anything Docker would refuse is UCV_ERROR_INVALID. */
 UcvImageRef *ucv_image_ref_parse(const gchar *image, GError **error);
 
+UcvImageRef *ucv_image_ref_copy(const UcvImageRef *self);
+
 /* The digest or the tag: what the registry's manifest URL ends in. */
 const gchar *ucv_image_ref_get_reference(const UcvImageRef *self);
 

@@ -307,9 +307,10 @@ start_pull(UcvImageStore *self, GTask *task, UcvImageManifest *manifest)
 	pull = g_new0(UcvImagePull, 1);
 	pull->store = self;
 	pull->manifest = manifest;
-	pull->ref = g_new0(UcvImageRef, 1);
-	pull->ref->registry = g_strdup(waiter->ref->registry);
-	pull->ref->repository = g_strdup(waiter->ref->repository);
+	/* pinned to what the manifest named: every blob of the pull is of this very image */
+	pull->ref = ucv_image_ref_copy(waiter->ref);
+	g_clear_pointer(&pull->ref->tag, g_free);
+	g_free(pull->ref->digest);
 	pull->ref->digest = g_strdup(manifest->digest);
 	pull->waiters = g_ptr_array_new_with_free_func(g_object_unref);
 	g_ptr_array_add(pull->waiters, g_object_ref(task));

@@ -19,7 +19,7 @@ void
 ucv_registry_call_free(UcvRegistryCall *call)
 {
 	g_clear_object(&call->client);
-	ucv_image_ref_free(call->owned_ref);
+	ucv_image_ref_free(call->ref);
 	g_free(call->url);
 	g_clear_pointer(&call->sink.buffer, g_byte_array_unref);
 	g_clear_object(&call->sink.file);
@@ -40,12 +40,7 @@ ucv_registry_call_new(UcvRegistryClient *client, const UcvImageRef *ref)
 	UcvRegistryCall *call = g_new0(UcvRegistryCall, 1);
 
 	call->client = g_object_ref(client);
-	call->owned_ref = g_new0(UcvImageRef, 1);
-	call->owned_ref->registry = g_strdup(ref->registry);
-	call->owned_ref->repository = g_strdup(ref->repository);
-	call->owned_ref->tag = g_strdup(ref->tag);
-	call->owned_ref->digest = g_strdup(ref->digest);
-	call->ref = *call->owned_ref;
+	call->ref = ucv_image_ref_copy(ref);
 	call->active = &call->sink;
 	return call;
 }
@@ -68,7 +63,7 @@ return_unreachable(GTask *task, const UcvImageRef *ref, const GError *cause)
 static void
 return_status(GTask *task, UcvRegistryCall *call, guint status)
 {
-	g_autofree gchar *image = ucv_image_ref_to_string(&call->ref);
+	g_autofree gchar *image = ucv_image_ref_to_string(call->ref);
 
 	if (status == SOUP_STATUS_NOT_FOUND)
 		g_task_return_new_error(task, UCV_ERROR, UCV_ERROR_NOT_FOUND,
@@ -123,7 +118,7 @@ on_chunk(GObject *source, GAsyncResult *res, gpointer user_data)
 		g_input_stream_read_bytes_finish(G_INPUT_STREAM(source), res, &error);
 
 	if (chunk == NULL) {
-		return_unreachable(task, &call->ref, error);
+		return_unreachable(task, call->ref, error);
 		g_object_unref(task);
 		return;
 	}
@@ -185,10 +180,10 @@ on_token_body(GTask *task)
 	if (token == NULL) {
 		g_task_return_new_error(task, UCV_ERROR, UCV_ERROR_UNAUTHORIZED,
 					"the registry %s gave no usable access token",
-					call->ref.registry);
+					call->ref->registry);
 		return;
 	}
-	g_hash_table_insert(ucv_registry_client_get_tokens(call->client), token_key(&call->ref),
+	g_hash_table_insert(ucv_registry_client_get_tokens(call->client), token_key(call->ref),
 			    g_strdup(token));
 	call->active = &call->sink;
 	call->retried = TRUE;
@@ -205,7 +200,7 @@ on_token_sent(GObject *source, GAsyncResult *res, gpointer user_data)
 
 	call->body = soup_session_send_finish(SOUP_SESSION(source), res, &error);
 	if (call->body == NULL) {
-		return_unreachable(task, &call->ref, error);
+		return_unreachable(task, call->ref, error);
 		g_object_unref(task);
 		return;
 	}
@@ -269,7 +264,7 @@ on_sent(GObject *source, GAsyncResult *res, gpointer user_data)
 
 	call->body = soup_session_send_finish(SOUP_SESSION(source), res, &error);
 	if (call->body == NULL) {
-		return_unreachable(task, &call->ref, error);
+		return_unreachable(task, call->ref, error);
 		g_object_unref(task);
 		return;
 	}
@@ -292,7 +287,7 @@ ucv_registry_call_send(GTask *task)
 {
 	UcvRegistryCall *call = g_task_get_task_data(task);
 	g_autoptr(SoupMessage) msg = soup_message_new("GET", call->url);
-	g_autofree gchar *key = token_key(&call->ref);
+	g_autofree gchar *key = token_key(call->ref);
 	const gchar *token = g_hash_table_lookup(ucv_registry_client_get_tokens(call->client), key);
 	SoupMessageHeaders *headers;
 

@@ -26,8 +26,7 @@ typedef void (*UcvBodyDone)(GTask *task);
 /* One call: what to ask, of whom, and what became of it. */
 typedef struct {
 	UcvRegistryClient *client;
-	UcvImageRef ref; /* the parts borrowed from the caller's copy below */
-	UcvImageRef *owned_ref;
+	UcvImageRef *ref;
 	gchar *url;
 	const gchar *accept;
 	gboolean retried;

@@ -51,7 +51,7 @@ request_manifest(GTask *task, const gchar *reference)
 	UcvRegistryCall *call = g_task_get_task_data(task);
 
 	g_free(call->url);
-	call->url = registry_url(call->client, &call->ref, "manifests", reference);
+	call->url = registry_url(call->client, call->ref, "manifests", reference);
 	call->accept = manifest_types;
 	g_clear_pointer(&call->sink.buffer, g_byte_array_unref);
 	call->sink.buffer = g_byte_array_new();
@@ -83,12 +83,12 @@ on_manifest_body(GTask *task)
 		return;
 	}
 	/* asked for by digest: the answer must be that very manifest */
-	if (call->ref.digest != NULL && call->hops == 0 &&
-	    g_strcmp0(manifest->digest, call->ref.digest) != 0) {
+	if (call->ref->digest != NULL && call->hops == 0 &&
+	    g_strcmp0(manifest->digest, call->ref->digest) != 0) {
 		ucv_image_manifest_free(manifest);
 		g_task_return_new_error(task, UCV_ERROR, UCV_ERROR_INVALID,
 					"the registry's manifest does not match the digest %s",
-					call->ref.digest);
+					call->ref->digest);
 		return;
 	}
 	g_task_return_pointer(task, manifest, (GDestroyNotify)ucv_image_manifest_free);
