@@ -1,11 +1,9 @@
 /* Finding the container host's virtio disks by their serial, without udev. */
 #pragma once
 
-#include <stddef.h>
+#include "ucv-agent-layout.h"
 
-/* The serials the host gives the disks (<serial> in the domain XML). */
-#define UCV_AGENT_IMAGE_SERIAL   "ucv-image"
-#define UCV_AGENT_SCRATCH_SERIAL "ucv-scratch"
+#include <stddef.h>
 
 /* Writes "/dev/vdX" of the virtio disk with `serial`, or else of the disk named `fallback` (e.g.
  * "vda") if that one has no serial at all, waiting up to `wait_ms` for either. 0 or -1. */

@@ -39,6 +39,10 @@ prepare(char *why, size_t size)
 		snprintf(why, size, "cannot mount the container image (see the console log)");
 		return -1;
 	}
+	if (ucv_agent_mount_share() < 0) {
+		snprintf(why, size, "cannot mount the job's folders (see the console log)");
+		return -1;
+	}
 	return ucv_agent_write_bundle_config(why, size);
 }
 

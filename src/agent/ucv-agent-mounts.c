@@ -123,3 +123,22 @@ ucv_agent_mount_rootfs(void)
 	return mount_at("overlay", UCV_AGENT_ROOTFS_DIR, "overlay", 0,
 			"lowerdir=" LOWER_DIR ",upperdir=" UPPER_DIR ",workdir=" WORK_DIR);
 }
+
+int
+ucv_agent_mount_share(void)
+{
+	if (ucv_agent_mkdir_p(UCV_AGENT_SHARE_DIR, 0755) < 0) {
+		ucv_agent_log_errno("cannot create %s", UCV_AGENT_SHARE_DIR);
+		return -1;
+	}
+	/* the kernel answers ENOENT when no virtiofs device carries the tag */
+	if (mount(UCV_AGENT_SHARE_TAG, UCV_AGENT_SHARE_DIR, "virtiofs", MS_NOSUID | MS_NODEV,
+		  NULL) == 0) {
+		ucv_agent_log("job folders on %s", UCV_AGENT_SHARE_DIR);
+		return 1;
+	}
+	if (errno == ENOENT)
+		return 0;
+	ucv_agent_log_errno("cannot mount the job's folders (virtiofs %s)", UCV_AGENT_SHARE_TAG);
+	return -1;
+}

@@ -1,6 +1,8 @@
 /* The filesystems of the container host: the agent's own, and the container's overlay root. */
 #pragma once
 
+#include "ucv-agent-layout.h"
+
 /* Where the container's bundle lives: config.json and the rootfs mount point. */
 #define UCV_AGENT_BUNDLE_DIR "/run/ucv/bundle"
 #define UCV_AGENT_ROOTFS_DIR UCV_AGENT_BUNDLE_DIR "/rootfs"
@@ -21,3 +23,6 @@ int ucv_agent_mount_system(void);
  * read-only) as its lower layer and the scratch disk (ext4) or, without one, a tmpfs for the
  * changes. 0 or -1. */
 int ucv_agent_mount_rootfs(void);
+
+/* The job's virtiofs share at UCV_AGENT_SHARE_DIR: 1 mounted, 0 the VM has none, -1 failed. */
+int ucv_agent_mount_share(void);

@@ -73,19 +73,50 @@ ucv_put_text(GHashTable *values, const gchar *key, const gchar *raw)
 	ucv_put_escaped(values, key, clean);
 }
 
+typedef struct {
+	const gchar *key;
+	const gchar *value;
+} UcvSpecField;
+
+static gboolean
+ucv_check_identifiers(const UcvSpecField *fields, guint n_fields, GError **error)
+{
+	for (guint i = 0; i < n_fields; i++) {
+		if (!ucv_check_identifier(fields[i].key, fields[i].value, error))
+			return FALSE;
+	}
+	return TRUE;
+}
+
+/* The paths a machine of its kind needs: a VM its overlay and display, a container host what
+ * it boots and talks through. */
+static gboolean
+ucv_spec_validate_kind(const UcvDomainSpec *spec, GError **error)
+{
+	const UcvSpecField vm[] = {
+		{"disk_format", spec->disk_format},
+		{"vnc_socket", spec->vnc_socket},
+	};
+	const UcvSpecField container[] = {
+		{"initrd", spec->initrd},
+		{"config_file", spec->config_file},
+		{"agent_socket", spec->agent_socket},
+		{"share_dir", spec->share_dir},
+		{"image_digest", spec->image_digest},
+	};
+
+	if (spec->kernel == NULL)
+		return ucv_check_identifiers(vm, G_N_ELEMENTS(vm), error);
+	return ucv_check_identifier("kernel", spec->kernel, error) &&
+	       ucv_check_identifiers(container, G_N_ELEMENTS(container), error);
+}
+
 static gboolean
 ucv_spec_validate(const UcvDomainSpec *spec, GError **error)
 {
-	const struct {
-		const gchar *key;
-		const gchar *value;
-	} ids[] = {
-		{"name", spec->name},
-		{"domain_type", spec->domain_type},
-		{"disk_path", spec->disk_path},
-		{"disk_format", spec->disk_format},
-		{"console_log", spec->console_log},
-		{"vnc_socket", spec->vnc_socket},
+	const UcvSpecField ids[] = {
+		{"name", spec->name},           {"domain_type", spec->domain_type},
+		{"disk_path", spec->disk_path}, {"console_log", spec->console_log},
 		{"job_id", spec->job_id},
 	};
 	const gchar *texts[] = {spec->title, spec->owner, spec->product, spec->application};
@@ -95,10 +126,9 @@ ucv_spec_validate(const UcvDomainSpec *spec, GError **error)
 				    "a domain needs at least one vCPU and some memory");
 		return FALSE;
 	}
-	for (guint i = 0; i < G_N_ELEMENTS(ids); i++) {
-		if (!ucv_check_identifier(ids[i].key, ids[i].value, error))
-			return FALSE;
-	}
+	if (!ucv_check_identifiers(ids, G_N_ELEMENTS(ids), error) ||
+	    !ucv_spec_validate_kind(spec, error))
+		return FALSE;
 	for (guint i = 0; i < G_N_ELEMENTS(texts); i++) {
 		if (texts[i] == NULL) {
 			g_set_error_literal(
@@ -300,50 +330,19 @@ ucv_render_hostdevs(const UcvDomainSpec *spec, GError **error)
 	return g_string_free(g_steal_pointer(&out), FALSE);
 }
 
-gchar *
-ucv_domain_xml_render(const UcvDomainSpec *spec, GError **error)
+/* What every machine of a job shows `virsh list --title` and `virsh dumpxml`. */
+static void
+ucv_put_identity(GHashTable *values, const UcvDomainSpec *spec)
 {
-	g_autoptr(GHashTable) values =
-		g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
-	g_autofree gchar *rank = NULL;
-	g_autofree gchar *vcpus = NULL;
-	g_autofree gchar *memory = NULL;
-	gchar *iface;
-	gchar *hostdevs;
-	gchar *gpu_metadata;
-	gchar *seed;
+	g_autofree gchar *rank = g_strdup_printf("%u", spec->rank);
+	g_autofree gchar *vcpus = g_strdup_printf("%u", spec->vcpus);
+	g_autofree gchar *memory = g_strdup_printf("%" G_GUINT64_FORMAT, spec->memory_mib);
 
-	g_return_val_if_fail(spec != NULL, NULL);
-
-	if (!ucv_spec_validate(spec, error))
-		return NULL;
-	iface = ucv_render_interface(spec, error);
-	if (iface == NULL)
-		return NULL;
-	g_hash_table_insert(values, g_strdup("interface"), iface);
-	hostdevs = ucv_render_hostdevs(spec, error);
-	if (hostdevs == NULL)
-		return NULL;
-	g_hash_table_insert(values, g_strdup("hostdevs"), hostdevs);
-	gpu_metadata = ucv_render_gpu_metadata(spec, error);
-	if (gpu_metadata == NULL)
-		return NULL;
-	g_hash_table_insert(values, g_strdup("gpu_metadata"), gpu_metadata);
-	seed = ucv_render_seed(spec, error);
-	if (seed == NULL)
-		return NULL;
-	g_hash_table_insert(values, g_strdup("seed"), seed);
-
-	rank = g_strdup_printf("%u", spec->rank);
-	vcpus = g_strdup_printf("%u", spec->vcpus);
-	memory = g_strdup_printf("%" G_GUINT64_FORMAT, spec->memory_mib);
 	ucv_put_escaped(values, "metadata_uri", UCV_DOMAIN_METADATA_URI);
 	ucv_put_escaped(values, "name", spec->name);
 	ucv_put_escaped(values, "domain_type", spec->domain_type);
 	ucv_put_escaped(values, "disk_path", spec->disk_path);
-	ucv_put_escaped(values, "disk_format", spec->disk_format);
 	ucv_put_escaped(values, "console_log", spec->console_log);
-	ucv_put_escaped(values, "vnc_socket", spec->vnc_socket);
 	ucv_put_escaped(values, "job_id", spec->job_id);
 	ucv_put_escaped(values, "rank", rank);
 	ucv_put_escaped(values, "vcpus", vcpus);
@@ -354,8 +353,57 @@ ucv_domain_xml_render(const UcvDomainSpec *spec, GError **error)
 	ucv_put_text(values, "description_project", spec->project != NULL ? spec->project : "-");
 	ucv_put_text(values, "product", spec->product);
 	ucv_put_text(values, "application", spec->application);
+}
 
+/* Takes a rendered fragment (NULL: failed) as the value of `key`. */
+static gboolean
+ucv_put_fragment(GHashTable *values, const gchar *key, gchar *fragment)
+{
+	if (fragment == NULL)
+		return FALSE;
+	g_hash_table_insert(values, g_strdup(key), fragment);
+	return TRUE;
+}
+
+static gchar *
+ucv_render_vm(const UcvDomainSpec *spec, GHashTable *values, GError **error)
+{
+	if (!ucv_put_fragment(values, "hostdevs", ucv_render_hostdevs(spec, error)) ||
+	    !ucv_put_fragment(values, "gpu_metadata", ucv_render_gpu_metadata(spec, error)) ||
+	    !ucv_put_fragment(values, "seed", ucv_render_seed(spec, error)))
+		return NULL;
+	ucv_put_escaped(values, "disk_format", spec->disk_format);
+	ucv_put_escaped(values, "vnc_socket", spec->vnc_socket);
 	return ucv_template_render("vm-domain.xml", values, error);
+}
+
+static gchar *
+ucv_render_container_host(const UcvDomainSpec *spec, GHashTable *values, GError **error)
+{
+	ucv_put_escaped(values, "kernel", spec->kernel);
+	ucv_put_escaped(values, "initrd", spec->initrd);
+	ucv_put_escaped(values, "config_file", spec->config_file);
+	ucv_put_escaped(values, "agent_socket", spec->agent_socket);
+	ucv_put_escaped(values, "share_dir", spec->share_dir);
+	ucv_put_escaped(values, "image_digest", spec->image_digest);
+	return ucv_template_render("container-domain.xml", values, error);
+}
+
+gchar *
+ucv_domain_xml_render(const UcvDomainSpec *spec, GError **error)
+{
+	g_autoptr(GHashTable) values =
+		g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+
+	g_return_val_if_fail(spec != NULL, NULL);
+
+	if (!ucv_spec_validate(spec, error) ||
+	    !ucv_put_fragment(values, "interface", ucv_render_interface(spec, error)))
+		return NULL;
+	ucv_put_identity(values, spec);
+	if (spec->kernel != NULL)
+		return ucv_render_container_host(spec, values, error);
+	return ucv_render_vm(spec, values, error);
 }
 
 gchar *

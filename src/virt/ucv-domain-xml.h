@@ -26,6 +26,17 @@ typedef struct {
 	const gchar *project; /* may be NULL */
 	const gchar *product;
 	const gchar *application; /* "name@version" */
+	/* A container host (DOCKER jobs) when `kernel` is set: it boots kernel and initrd directly,
+	 * disk_path is the image (erofs, shared read-only, never relabelled), config_file reaches
+	 * the agent through fw_cfg, agent_socket is the host end of its control channel and
+	 * share_dir the job's folders (virtiofs). disk_format, vnc_socket, seed_path and
+	 * gpu_devices are not used. */
+	const gchar *kernel;
+	const gchar *initrd;
+	const gchar *config_file;
+	const gchar *agent_socket;
+	const gchar *share_dir;
+	const gchar *image_digest; /* metadata: which cached image the machine reads */
 } UcvDomainSpec;
 
 /* The namespace URI of the provider's <metadata> element. */

@@ -49,6 +49,29 @@ static const UcvDomainSpec network_spec = {
 	.application = "debian@12",
 };
 
+static const UcvDomainSpec container_spec = {
+	.name = "ucloud-4250-0",
+	.title = "UCloud job 4250 rank 0: batch (u1-standard-2) for dave#3",
+	.domain_type = "qemu",
+	.vcpus = 2,
+	.memory_mib = 2048,
+	.disk_path = "/var/lib/ucloud-virt/container-images/sha256-4f0c.erofs",
+	.console_log = "/var/lib/ucloud-virt/jobs/4250/console-0.log",
+	.network = "ucloud-jobs",
+	.job_id = "4250",
+	.rank = 0,
+	.owner = "dave#3",
+	.project = "project-9",
+	.product = "u1-standard-2",
+	.application = "acme-batch@1.0.0",
+	.kernel = "/usr/lib/ucloud-virt/container-host/vmlinuz",
+	.initrd = "/usr/lib/ucloud-virt/container-host/initrd.img",
+	.config_file = "/var/lib/ucloud-virt/jobs/4250/config-0.json",
+	.agent_socket = "/var/lib/ucloud-virt/jobs/4250/agent-0.sock",
+	.share_dir = "/var/lib/ucloud-virt/jobs/4250/share",
+	.image_digest = "sha256:4f0c",
+};
+
 static const gchar *const gpu_devices[] = {"0000:3b:00.0", "0001:af:1f.7", NULL};
 
 static const UcvDomainSpec gpu_spec = {
@@ -309,6 +332,40 @@ test_gpu(void)
 	}
 }
 
+/* A container host boots the agent directly, reads its image read-only and never relabels the
+ * shared file, gets its config by fw_cfg, its folders by virtiofs and its channel on a socket. */
+static void
+test_container_host(void)
+{
+	g_auto(XmlFacts) facts = {0};
+	g_autofree gchar *xml = ucv_domain_xml_render(&container_spec, NULL);
+	UcvDomainSpec hostile = container_spec;
+	UcvDomainSpec incomplete = container_spec;
+	g_autofree gchar *escaped = NULL;
+	g_autoptr(GError) error = NULL;
+
+	check_golden(&container_spec, "container-host.xml");
+	parse_xml(xml, &facts);
+	g_assert_cmpuint(facts.n_disks, ==, 1);
+	g_assert_cmpuint(facts.n_interfaces, ==, 1);
+	g_assert_cmpstr(fact(&facts, "/domain/os/kernel"), ==, container_spec.kernel);
+	g_assert_cmpstr(fact(&facts, "/domain/metadata/ucv:job/ucv:image"), ==, "sha256:4f0c");
+	g_assert_nonnull(strstr(xml, "<seclabel model='dac' relabel='no'/>"));
+	g_assert_nonnull(strstr(xml, "<readonly/>"));
+	g_assert_nonnull(strstr(xml, "<access mode='shared'/>"));
+	g_assert_null(strstr(xml, "<graphics"));
+
+	hostile.share_dir = "/srv/x'/><source dir='/";
+	escaped = ucv_domain_xml_render(&hostile, &error);
+	g_assert_no_error(error);
+	g_assert_nonnull(
+		strstr(escaped, "<source dir='/srv/x&apos;/&gt;&lt;source dir=&apos;/'/>"));
+
+	incomplete.agent_socket = NULL;
+	g_assert_null(ucv_domain_xml_render(&incomplete, &error));
+	g_assert_error(error, UCV_ERROR, UCV_ERROR_INVALID);
+}
+
 static void
 test_hostile(void)
 {
@@ -420,6 +477,7 @@ main(int argc, char **argv)
 	g_test_add_func("/domain-xml/network", test_network);
 	g_test_add_func("/domain-xml/gpu", test_gpu);
 	g_test_add_func("/domain-xml/hostile", test_hostile);
+	g_test_add_func("/domain-xml/container-host", test_container_host);
 	g_test_add_func("/domain-xml/control-characters", test_control_characters);
 	g_test_add_func("/domain-xml/invalid", test_invalid);
 	g_test_add_func("/domain-xml/name-for", test_name_for);
