@@ -41,6 +41,10 @@ if [ ${#missing[@]} -gt 0 ]; then
 	apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
+# DOCKER-job tests: a real docker-registry, umoci and skopeo (installed without starting the
+# package's own registry service)
+bash "$(dirname "$0")/../tests/integration/local-registry.sh" install
+
 # The browser tests' npm packages, exactly as locked. A copy of the lock inside node_modules marks
 # a finished install, so a rerun that matches needs neither the registry nor a fresh unpack.
 browser=$(cd "$(dirname "$0")/../tests/browser" && pwd)

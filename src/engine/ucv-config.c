@@ -42,6 +42,9 @@ ucv_config_new(void)
 	self->container_initrd = g_strdup("/usr/lib/ucloud-virt/container-host/initrd.img");
 	self->insecure_registries = g_strdupv((gchar **)no_registries);
 	self->drive_root = g_strdup("/var/lib/ucloud-virt/drives");
+	self->image_cache_gib = 50;
+	self->max_image_gib = 20;
+	self->agent_timeout_s = 120;
 	self->reserved_memory_mib = 1024;
 	self->cpu_overcommit = 1.0;
 	self->memory_overcommit = 1.0;
@@ -351,6 +354,26 @@ load_console(GKeyFile *kf, UcvConfig *self, GError **error)
 	return load_list(kf, "console", "allowed-origins", &self->allowed_origins, error);
 }
 
+static gboolean
+load_container(GKeyFile *kf, UcvConfig *self, GError **error)
+{
+	guint64 cache = self->image_cache_gib;
+	guint64 max_image = self->max_image_gib;
+	guint64 timeout = self->agent_timeout_s;
+
+	if (!load_list(kf, "container", "insecure-registries", &self->insecure_registries, error) ||
+	    !load_uint(kf, "container", "image-cache-size", 1, 65536, &cache, error) ||
+	    !load_uint(kf, "container", "max-image-size", 1, 65536, &max_image, error) ||
+	    !load_uint(kf, "container", "agent-timeout", 5, 3600, &timeout, error))
+		return FALSE;
+	self->image_cache_gib = cache;
+	self->max_image_gib = max_image;
+	self->agent_timeout_s = timeout;
+	return require_absolute("container", "kernel", self->container_kernel, error) &&
+	       require_absolute("container", "initrd", self->container_initrd, error) &&
+	       require_absolute("files", "drive-root", self->drive_root, error);
+}
+
 gboolean
 ucv_config_load(UcvConfig *self, const gchar *path, GError **error)
 {
@@ -373,7 +396,7 @@ ucv_config_load(UcvConfig *self, const gchar *path, GError **error)
 	}
 	if (!load_list(kf, "http", "listen", &self->listen, error))
 		return FALSE;
-	if (!load_list(kf, "container", "insecure-registries", &self->insecure_registries, error))
+	if (!load_container(kf, self, error))
 		return FALSE;
 	if (!load_uint(kf, "ucloud", "accounting-interval", 1, 86400, &interval, error))
 		return FALSE;

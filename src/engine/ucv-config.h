@@ -37,6 +37,10 @@ typedef struct {
 	gchar *container_kernel;
 	gchar *container_initrd;
 	gchar **insecure_registries;
+	guint image_cache_gib; /* image-cache-size: images kept for later jobs, least recently used
+				  go */
+	guint max_image_gib;   /* max-image-size: a bigger image fails its job */
+	guint agent_timeout_s; /* agent-timeout: a container host must say hello within this */
 	/* [disks] sizes of VM disks in GiB, offered as the diskSize parameter */
 	guint disk_min_gib;
 	guint disk_max_gib;

@@ -119,9 +119,13 @@ ucv_engine_get_console_logs(UcvEngine *self, const gchar *job_id, gboolean *ende
 		return NULL;
 	}
 	logs = g_ptr_array_new();
+	/* a VM's serial console; a container's own output (its host's console is for admins) */
 	for (guint rank = 0; rank < stored->job->replicas; rank++)
-		g_ptr_array_add(logs,
-				ucv_job_files_console_log(self->config->state_dir, job_id, rank));
+		g_ptr_array_add(
+			logs,
+			stored->job->backend == UCV_BACKEND_DOCKER
+				? ucv_job_files_stdout_log(self->config->state_dir, job_id, rank)
+				: ucv_job_files_console_log(self->config->state_dir, job_id, rank));
 	g_ptr_array_add(logs, NULL);
 	*ended = ucv_job_state_is_final(stored->state);
 	return (GStrv)g_ptr_array_free(logs, FALSE);

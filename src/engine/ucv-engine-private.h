@@ -5,6 +5,7 @@
 #include "engine/ucv-job-run.h"
 #include "engine/ucv-outbox-sender.h"
 #include "engine/ucv-scheduler.h"
+#include "container/ucv-image-store.h"
 #include "virt/ucv-image-cache.h"
 
 G_BEGIN_DECLS
@@ -18,7 +19,8 @@ struct _UcvEngine {
 	UcvCoreClient *core;
 	UcvOutboxSender *sender;
 	UcvImageCache *images;
-	GHashTable *runs; /* job id -> UcvJobRun */
+	UcvImageStore *container_images; /* DOCKER jobs' images */
+	GHashTable *runs;                /* job id -> UcvJobRun */
 	UcvFeatures features;
 	GCancellable *cancellable;
 	guint sweep_source; /* the periodic reconciliation */
@@ -55,6 +57,18 @@ void ucv_engine_write_seed_async(UcvEngine *self, UcvJob *job, guint rank, GStrv
  * debug line) jobs that already ended. */
 void ucv_engine_set_state(UcvEngine *self, const gchar *job_id, UcvJobState state,
 			  const gchar *status);
+
+/* A provisioning operation could not go on: the job fails with `status` and its cleanup is
+ * queued (the operation still ends itself). */
+void ucv_engine_provision_failed(UcvEngine *self, UcvJobRun *run, const gchar *status);
+/* Core or libvirtd could not be reached (`why`): provisioning is queued again in a while. */
+void ucv_engine_retry_provision_later(UcvEngine *self, UcvJobRun *run, const gchar *why);
+
+/* DOCKER jobs (ucv-container-start.c): takes over the provisioning operation `run` holds and
+ * ends it; and, once the job's machines are gone, the removal of its staged folders. */
+void ucv_engine_start_container_job(UcvEngine *self, UcvJobRun *run, UcvJob *job,
+				    UcvProduct *product);
+void ucv_engine_unstage_container_folders(UcvEngine *self, const gchar *job_id);
 
 /* Queues provisioning of every rank of the job (idempotent: reuses disks and domains). */
 void ucv_engine_queue_provision(UcvEngine *self, UcvJobRun *run);

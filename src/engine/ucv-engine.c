@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <glib/gi18n.h>
 
+#include "engine/ucv-container-watch.h"
 #include "engine/ucv-engine-private.h"
 #include "model/ucv-error.h"
 
@@ -88,6 +89,10 @@ ucv_engine_rank_started(UcvEngine *self, UcvJobRun *run, guint rank)
 
 	g_hash_table_add(run->started_ranks, GUINT_TO_POINTER(rank));
 	run->settled_us = g_get_monotonic_time();
+	/* also after a restart: the agent greets every new connection */
+	if (stored != NULL && stored->job->backend == UCV_BACKEND_DOCKER && !run->terminating &&
+	    !ucv_job_state_is_final(stored->state))
+		ucv_engine_container_watch(self, run, rank);
 	/* queued jobs start; suspended ones resume (an admin may restore a managed save) */
 	if (stored == NULL || run->terminating ||
 	    (stored->state != UCV_JOB_STATE_IN_QUEUE && stored->state != UCV_JOB_STATE_SUSPENDED))
@@ -154,6 +159,8 @@ on_domain_event(UcvHypervisor *hypervisor, const gchar *name, UcvDomainEvent eve
 	guint rank = 0;
 	UcvJobState state = UCV_JOB_STATE_FAILURE;
 	const gchar *status = NULL;
+	g_autofree gchar *exit_status = NULL;
+	gint code = 0;
 
 	if (!ucv_engine_parse_domain_name(name, &job_id, &rank))
 		return;
@@ -193,6 +200,9 @@ on_domain_event(UcvHypervisor *hypervisor, const gchar *name, UcvDomainEvent eve
 	    stored->state != UCV_JOB_STATE_RUNNING)
 		return;
 	stop_reason(event, &state, &status);
+	if (event == UCV_DOMAIN_EVENT_SHUTDOWN && ucv_engine_container_exit_code(run, rank, &code))
+		status = exit_status =
+			g_strdup_printf(_("The job's program exited with code %d"), code);
 	/* record first: the outcome is durable before the cleanup that follows */
 	ucv_engine_set_state(self, job_id, state, status);
 	ucv_engine_queue_cleanup(self, run, state, status);
@@ -258,16 +268,20 @@ ucv_engine_disk_size_bytes(UcvEngine *self, UcvJob *job)
 gboolean
 ucv_engine_validate_application(UcvEngine *self, UcvJob *job, GError **error)
 {
-	if (job->backend != UCV_BACKEND_VIRTUAL_MACHINE) {
+	gboolean docker = job->backend == UCV_BACKEND_DOCKER && self->features.docker_enabled;
+
+	if (job->backend != UCV_BACKEND_VIRTUAL_MACHINE && !docker) {
 		g_set_error(error, UCV_ERROR, UCV_ERROR_INVALID,
 			    _("Applications with the %s backend are not supported by this "
-			      "provider; it runs virtual machines"),
+			      "provider"),
 			    job->backend_name != NULL ? job->backend_name : "unknown");
 		return FALSE;
 	}
 	if (job->image == NULL || job->image[0] == '\0') {
 		g_set_error(error, UCV_ERROR, UCV_ERROR_INVALID,
-			    _("The application of job %s names no virtual machine image"), job->id);
+			    docker ? _("The application of job %s names no container image")
+				   : _("The application of job %s names no virtual machine image"),
+			    job->id);
 		return FALSE;
 	}
 	return TRUE;
@@ -409,6 +423,7 @@ ucv_engine_dispose(GObject *object)
 	g_clear_object(&self->sender);
 	g_clear_object(&self->scheduler);
 	g_clear_object(&self->images);
+	g_clear_object(&self->container_images);
 	g_clear_object(&self->store);
 	g_clear_object(&self->hypervisor);
 	g_clear_object(&self->core);
@@ -453,6 +468,30 @@ ucv_engine_init(UcvEngine *self)
 	self->features.vm_logs = TRUE;
 }
 
+/* DOCKER jobs run where the container host is installed; their images are kept in the state
+ * directory. */
+static void
+init_containers(UcvEngine *self)
+{
+	const UcvConfig *config = self->config;
+	g_autofree gchar *dir = g_build_filename(config->state_dir, "container-images", NULL);
+	g_autoptr(UcvRegistryClient) registry =
+		ucv_registry_client_new((const gchar *const *)config->insecure_registries);
+
+	self->container_images =
+		ucv_image_store_new(dir, registry, (guint64)config->max_image_gib << 30,
+				    (guint64)config->image_cache_gib << 30);
+	if (!g_file_test(config->container_kernel, G_FILE_TEST_IS_REGULAR) ||
+	    !g_file_test(config->container_initrd, G_FILE_TEST_IS_REGULAR)) {
+		g_info("no container host at %s: DOCKER applications are not offered",
+		       config->container_kernel);
+		return;
+	}
+	self->features.docker_enabled = TRUE;
+	self->features.docker_logs = TRUE;
+	self->features.docker_time_extension = TRUE;
+}
+
 UcvEngine *
 ucv_engine_new(const UcvConfig *config, GPtrArray *products, UcvStore *store,
 	       UcvHypervisor *hypervisor, UcvCoreClient *core)
@@ -467,6 +506,7 @@ ucv_engine_new(const UcvConfig *config, GPtrArray *products, UcvStore *store,
 	self->core = g_object_ref(core);
 	self->sender = ucv_outbox_sender_new(store, core);
 	self->images = ucv_image_cache_new(config->image_dir);
+	init_containers(self);
 	ucv_engine_capacity_init(self);
 	return self;
 }

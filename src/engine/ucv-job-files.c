@@ -49,6 +49,36 @@ ucv_job_files_vnc_socket(const gchar *state_dir, const gchar *job_id, guint rank
 	return job_file(state_dir, job_id, "vnc", rank, ".sock");
 }
 
+gchar *
+ucv_job_files_container_config(const gchar *state_dir, const gchar *job_id, guint rank)
+{
+	return job_file(state_dir, job_id, "config", rank, ".json");
+}
+
+gchar *
+ucv_job_files_agent_socket(const gchar *state_dir, const gchar *job_id, guint rank)
+{
+	return job_file(state_dir, job_id, "agent", rank, ".sock");
+}
+
+gchar *
+ucv_job_files_stdout_log(const gchar *state_dir, const gchar *job_id, guint rank)
+{
+	return job_file(state_dir, job_id, "stdout", rank, ".log");
+}
+
+gchar *
+ucv_job_files_share_dir(const gchar *state_dir, const gchar *job_id)
+{
+	return g_build_filename(state_dir, "shares", job_id, NULL);
+}
+
+gchar *
+ucv_job_files_work_dir(const gchar *state_dir, const gchar *job_id)
+{
+	return g_build_filename(state_dir, "work", job_id, NULL);
+}
+
 gboolean
 ucv_job_files_prepare(const gchar *state_dir, const gchar *job_id, GError **error)
 {

@@ -22,6 +22,7 @@ job_run_clear(UcvJobRun *run)
 {
 	g_queue_clear_full(&run->pending, (GDestroyNotify)job_op_free);
 	g_hash_table_unref(run->started_ranks);
+	g_clear_pointer(&run->containers, g_hash_table_unref);
 	g_object_unref(run->cancellable);
 	g_free(run->job_id);
 	g_free(run->start_note);

@@ -6,6 +6,7 @@
 G_BEGIN_DECLS
 
 typedef struct _UcvJobRun UcvJobRun;
+typedef struct _UcvContainerRank UcvContainerRank;
 
 /* An operation; it owns user_data and must call ucv_job_run_op_done() exactly once when it has
  * finished. `destroy` frees user_data of operations that never ran. */
@@ -22,6 +23,7 @@ struct _UcvJobRun {
 	guint retry_source;        /* a provisioning attempt waiting to run again */
 	guint expiry_source;       /* fires at the job's deadline */
 	gint64 settled_us;         /* monotonic time of the latest change the engine made */
+	GHashTable *containers;    /* DOCKER jobs: rank -> UcvContainerRank (ucv-container-watch) */
 	GQueue pending;
 	gboolean busy;
 };

@@ -5,6 +5,7 @@
 
 #include <glib/gi18n.h>
 
+#include "engine/ucv-container-watch.h"
 #include "engine/ucv-engine-private.h"
 #include "engine/ucv-job-files.h"
 #include "model/ucv-error.h"
@@ -67,11 +68,17 @@ job_op_finish(UcvJobOpHelper *helper)
 	g_object_unref(engine);
 }
 
+void
+ucv_engine_provision_failed(UcvEngine *self, UcvJobRun *run, const gchar *status)
+{
+	ucv_engine_set_state(self, run->job_id, UCV_JOB_STATE_FAILURE, status);
+	ucv_engine_queue_cleanup(self, run, UCV_JOB_STATE_IN_QUEUE, NULL);
+}
+
 static void
 provision_fail(UcvJobOpHelper *helper, const gchar *status)
 {
-	ucv_engine_set_state(helper->engine, helper->run->job_id, UCV_JOB_STATE_FAILURE, status);
-	ucv_engine_queue_cleanup(helper->engine, helper->run, UCV_JOB_STATE_IN_QUEUE, NULL);
+	ucv_engine_provision_failed(helper->engine, helper->run, status);
 	job_op_finish(helper);
 }
 
@@ -85,7 +92,7 @@ provision_cancelled(UcvJobOpHelper *helper, GError *error)
 }
 
 static void provision_next_rank(UcvJobOpHelper *helper);
-static void provision_retry_later(UcvJobOpHelper *helper);
+static void provision_retry_later(UcvJobOpHelper *helper, const gchar *why);
 static void provision_write_seed(UcvJobOpHelper *helper);
 
 /* The machine came up from its disk because its saved memory would not restore: say so, in the
@@ -123,10 +130,7 @@ on_domain_started(GObject *source, GAsyncResult *res, gpointer user_data)
 			return;
 		if (g_error_matches(error, UCV_ERROR, UCV_ERROR_UNAVAILABLE)) {
 			/* libvirtd is away: the job waits; the reconnect or a retry resumes it */
-			ucv_job_log(G_LOG_LEVEL_MESSAGE, helper->run->job_id, NULL,
-				    "job %s: libvirt is not available, trying again later: %s",
-				    helper->run->job_id, error->message);
-			provision_retry_later(helper);
+			provision_retry_later(helper, error->message);
 			return;
 		}
 		status = g_strdup_printf(_("The virtual machine could not start: %s"),
@@ -326,6 +330,12 @@ provision_prepare(UcvJobOpHelper *helper)
 		provision_fail(helper, _("The provider could not prepare the job's files"));
 		return;
 	}
+	if (helper->job->backend == UCV_BACKEND_DOCKER) {
+		ucv_engine_start_container_job(engine, g_steal_pointer(&helper->run), helper->job,
+					       helper->product);
+		job_op_helper_free(helper);
+		return;
+	}
 	ucv_image_cache_ensure_async(engine->images, helper->job->image, run->cancellable,
 				     on_image_ready, helper);
 }
@@ -341,15 +351,23 @@ on_retry_provision(gpointer user_data)
 	return G_SOURCE_REMOVE;
 }
 
+void
+ucv_engine_retry_provision_later(UcvEngine *self, UcvJobRun *run, const gchar *why)
+{
+	ucv_job_log(G_LOG_LEVEL_MESSAGE, run->job_id, NULL, "job %s: trying again later: %s",
+		    run->job_id, why);
+	/* the engine removes the source when it goes away before the retry */
+	g_clear_handle_id(&run->retry_source, g_source_remove);
+	run->retry_source = g_timeout_add_seconds_full(G_PRIORITY_DEFAULT, UCV_PROVISION_RETRY_S,
+						       on_retry_provision, ucv_job_run_ref(run),
+						       (GDestroyNotify)ucv_job_run_unref);
+}
+
 /* Core or libvirtd could not be reached: the job stays queued and tries again shortly. */
 static void
-provision_retry_later(UcvJobOpHelper *helper)
+provision_retry_later(UcvJobOpHelper *helper, const gchar *why)
 {
-	/* the engine removes the source when it goes away before the retry */
-	g_clear_handle_id(&helper->run->retry_source, g_source_remove);
-	helper->run->retry_source = g_timeout_add_seconds_full(
-		G_PRIORITY_DEFAULT, UCV_PROVISION_RETRY_S, on_retry_provision,
-		ucv_job_run_ref(helper->run), (GDestroyNotify)ucv_job_run_unref);
+	ucv_engine_retry_provision_later(helper->engine, helper->run, why);
 	job_op_finish(helper);
 }
 
@@ -366,10 +384,7 @@ on_job_retrieved(GObject *source, GAsyncResult *res, gpointer user_data)
 	if (root == NULL && error != NULL && provision_cancelled(helper, error))
 		return;
 	if (g_error_matches(error, UCV_ERROR, UCV_ERROR_UNAVAILABLE)) {
-		ucv_job_log(G_LOG_LEVEL_MESSAGE, helper->run->job_id, NULL,
-			    "job %s: cannot fetch it from Core yet: %s", helper->run->job_id,
-			    error->message);
-		provision_retry_later(helper);
+		provision_retry_later(helper, error->message);
 		return;
 	}
 	if (root != NULL)
@@ -469,6 +484,7 @@ cleanup_finish(UcvJobOpHelper *helper)
 	const gchar *job_id = helper->run->job_id;
 	g_autoptr(GError) error = NULL;
 
+	ucv_engine_unstage_container_folders(engine, job_id);
 	if (!ucv_job_files_remove(engine->config->state_dir, job_id, &error))
 		ucv_job_log(G_LOG_LEVEL_WARNING, job_id, NULL, "job %s: %s", job_id,
 			    error->message);
@@ -527,6 +543,7 @@ op_cleanup(UcvJobRun *run, gpointer user_data)
 	helper->rank = 0;
 	helper->domains = cleanup_domain_names(helper->engine, run->job_id);
 	ucv_engine_stopping(helper->engine, run->job_id, helper->final_state);
+	ucv_engine_container_forget(run);
 	g_clear_handle_id(&run->expiry_source, g_source_remove);
 	g_hash_table_remove_all(run->started_ranks);
 	cleanup_next_domain(helper);

@@ -248,6 +248,21 @@ ucv_job_find_tool_description(JsonObject *app, JsonObject **description, GError 
 	return TRUE;
 }
 
+/* resolvedApplication.invocation.container: how a DOCKER tool's process runs. Any link may be
+ * missing (the readers take NULL objects as absent). */
+static gboolean
+ucv_job_parse_container(UcvJob *self, JsonObject *app, GError **error)
+{
+	JsonObject *invocation = NULL;
+	JsonObject *container = NULL;
+
+	return ucv_json_read_object(app, "invocation", &invocation, UCV_ERROR_INVALID, error) &&
+	       ucv_json_read_object(invocation, "container", &container, UCV_ERROR_INVALID,
+				    error) &&
+	       ucv_json_read_bool(container, "runAsRoot", &self->run_as_root, UCV_ERROR_INVALID,
+				  error);
+}
+
 static gboolean
 ucv_job_parse_status(UcvJob *self, JsonObject *root, GError **error)
 {
@@ -260,7 +275,8 @@ ucv_job_parse_status(UcvJob *self, JsonObject *root, GError **error)
 	    !ucv_job_find_tool_description(app, &description, error) ||
 	    !ucv_json_read_string(description, "backend", &self->backend_name, UCV_ERROR_INVALID,
 				  error) ||
-	    !ucv_json_read_string(description, "image", &self->image, UCV_ERROR_INVALID, error)) {
+	    !ucv_json_read_string(description, "image", &self->image, UCV_ERROR_INVALID, error) ||
+	    !ucv_job_parse_container(self, app, error)) {
 		g_prefix_error(error, "status: ");
 		return FALSE;
 	}

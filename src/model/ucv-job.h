@@ -45,6 +45,7 @@ typedef struct {
 	UcvBackend backend;    /* resolvedApplication...tool.description.backend */
 	gchar *backend_name;   /* the backend as sent, e.g. "DOCKER" */
 	gchar *image;          /* resolvedApplication...tool.description.image */
+	gboolean run_as_root;  /* resolvedApplication.invocation.container.runAsRoot (DOCKER) */
 	gchar *json;           /* the Job exactly as received (compact JSON) */
 } UcvJob;
 

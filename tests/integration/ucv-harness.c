@@ -4,7 +4,9 @@
 
 #include "ucv-harness.h"
 
+#include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <gio/gio.h>
 #include <glib/gstdio.h>
 #include <libsoup/soup.h>
@@ -45,6 +47,35 @@ write_file(const gchar *path, const gchar *contents)
 
 	g_file_set_contents(path, contents, -1, &error);
 	g_assert_no_error(error);
+}
+
+static void
+join_namespace(const gchar *pid, const gchar *kind, gint nstype)
+{
+	g_autofree gchar *path = g_strdup_printf("/proc/%s/ns/%s", pid, kind);
+	gint fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0 || setns(fd, nstype) != 0)
+		g_error("cannot join %s: %s", path, g_strerror(errno));
+	close(fd);
+}
+
+void
+ucv_harness_enter_libvirt_namespaces(void)
+{
+	const gchar *libvirt_dir = g_getenv("UCV_TEST_LIBVIRT_DIR");
+	g_autofree gchar *pid_file = NULL;
+	g_autofree gchar *pid = NULL;
+
+	if (libvirt_dir == NULL)
+		g_error("UCV_TEST_LIBVIRT_DIR must name the private libvirtd's directory");
+	pid_file = g_build_filename(libvirt_dir, "tini.pid", NULL);
+	if (!g_file_get_contents(pid_file, &pid, NULL, NULL))
+		g_error("the private libvirtd is not running (no %s)", pid_file);
+	g_strstrip(pid);
+	join_namespace(pid, "net", CLONE_NEWNET);
+	/* a mount namespace admits only a single-threaded process: before anything else runs */
+	join_namespace(pid, "mnt", CLONE_NEWNS);
 }
 
 gchar *
@@ -470,6 +501,12 @@ call_bulk(UcvHarness *self, const gchar *path, const gchar *item)
 	reply = ucv_harness_call(self, "POST", path, body, &status);
 	g_assert_cmpuint(status, ==, 200);
 	g_assert_nonnull(reply);
+}
+
+void
+ucv_harness_post_jobs(UcvHarness *self, const gchar *path, const gchar *job_json)
+{
+	call_bulk(self, path, job_json);
 }
 
 void

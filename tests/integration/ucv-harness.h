@@ -27,6 +27,12 @@ typedef struct {
 	gchar *node_file;    /* the test driver's host description, when the harness wrote one */
 } UcvHarness;
 
+/* Joins the private libvirtd's network and mount namespaces; call it first in main(), while the
+ * process has one thread. The daemon, the fake Core and everything the test starts then share
+ * them: the folders the daemon bind-mounts for a DOCKER job are what virtiofsd sees, and the
+ * machines' network is reachable. */
+void ucv_harness_enter_libvirt_namespaces(void);
+
 /* Everything started; the test fails at once when the environment lacks the private libvirtd. */
 UcvHarness *ucv_harness_new(void);
 /* The same against any libvirt URI (benchmarks use libvirt's test driver). */
@@ -74,6 +80,8 @@ JsonObject *ucv_harness_open_session(UcvHarness *self, const gchar *job_id,
 				     const gchar *session_type);
 
 void ucv_harness_create_job(UcvHarness *self, const gchar *job_id, guint replicas);
+/* POSTs {"items":[<job_json>]} to `path` (e.g. "/ucloud/test/jobs") and asserts a 200 answer. */
+void ucv_harness_post_jobs(UcvHarness *self, const gchar *path, const gchar *job_json);
 /* Creates a one-machine job and waits until it is RUNNING and its guest has printed its ready
  * line (its shell is up). */
 void ucv_harness_start_ready_job(UcvHarness *self, const gchar *job_id);

@@ -1,0 +1,173 @@
+/* What DOCKER-job tests share: the registry, the drives, the daemon's config and the jobs. */
+#include "config.h"
+
+#include "ucv-docker-fixture.h"
+
+#include <glib/gstdio.h>
+
+#define RUN_TIMEOUT_S   240
+#define GONE_TIMEOUT_MS 30000
+
+static struct {
+	gchar *dir;        /* the registry's and the drives' home */
+	gchar *drive_root; /* [files] drive-root */
+	gchar *digest;     /* the test image's manifest digest */
+} fixture;
+
+static gchar *
+run_registry_script(const gchar *command, const gchar *image)
+{
+	g_autofree gchar *script = g_build_filename(g_getenv("UCV_SOURCE_ROOT"), "tests",
+						    "integration", "local-registry.sh", NULL);
+	g_autofree gchar *port = g_strdup_printf("%u", UCV_DOCKER_REGISTRY_PORT);
+	/* stop takes the directory alone */
+	const gchar *plain[] = {
+		"bash", script, command, fixture.dir, g_str_equal(command, "stop") ? NULL : port,
+		NULL};
+	const gchar *push[] = {"bash", script, command, fixture.dir, image, port, NULL};
+	g_autofree gchar *out = NULL;
+	g_autoptr(GError) error = NULL;
+	gint status = 0;
+
+	g_spawn_sync(NULL, (gchar **)(image != NULL ? push : plain), NULL,
+		     G_SPAWN_SEARCH_PATH | G_SPAWN_CHILD_INHERITS_STDIN, NULL, NULL, &out, NULL,
+		     &status, &error);
+	g_assert_no_error(error);
+	if (!g_spawn_check_wait_status(status, &error))
+		g_error("local-registry.sh %s: %s", command, error->message);
+	return g_strstrip(g_steal_pointer(&out));
+}
+
+void
+ucv_docker_fixture_setup(void)
+{
+	g_autoptr(GError) error = NULL;
+
+	fixture.dir = g_dir_make_tmp("ucv-docker-XXXXXX", &error);
+	g_assert_no_error(error);
+	fixture.drive_root = g_build_filename(fixture.dir, "drives", NULL);
+	g_assert_cmpint(g_mkdir_with_parents(fixture.drive_root, 0755), ==, 0);
+	g_free(run_registry_script("start", NULL));
+	fixture.digest = run_registry_script("push-test-image", "acme/batch:1.0.0");
+}
+
+void
+ucv_docker_fixture_teardown(void)
+{
+	/* the daemons are gone and their folders unstaged: a plain tree is left */
+	const gchar *rm[] = {"rm", "-rf", "--one-file-system", fixture.dir, NULL};
+
+	g_free(run_registry_script("stop", NULL));
+	if (g_getenv("UCV_TEST_KEEP") == NULL)
+		g_spawn_sync(NULL, (gchar **)rm, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL,
+			     NULL, NULL);
+	g_clear_pointer(&fixture.dir, g_free);
+	g_clear_pointer(&fixture.drive_root, g_free);
+	g_clear_pointer(&fixture.digest, g_free);
+}
+
+const gchar *
+ucv_docker_fixture_digest(void)
+{
+	return fixture.digest;
+}
+
+gchar *
+ucv_docker_drive_path(const gchar *relative)
+{
+	return g_build_filename(fixture.drive_root, UCV_DOCKER_DRIVE, relative, NULL);
+}
+
+void
+ucv_docker_write_drive_file(const gchar *relative, const gchar *contents)
+{
+	g_autofree gchar *path = ucv_docker_drive_path(relative);
+	g_autofree gchar *dir = g_path_get_dirname(path);
+	g_autoptr(GError) error = NULL;
+
+	g_assert_cmpint(g_mkdir_with_parents(dir, 0755), ==, 0);
+	g_file_set_contents(path, contents, -1, &error);
+	g_assert_no_error(error);
+}
+
+UcvHarness *
+ucv_docker_harness_new(void)
+{
+	const gchar *build = g_getenv("UCV_BUILD_ROOT");
+	g_autofree gchar *kernel =
+		g_build_filename(build, "data", "container-host", "vmlinuz", NULL);
+	g_autofree gchar *initrd =
+		g_build_filename(build, "data", "container-host", "initrd.img", NULL);
+	g_autofree gchar *ini = g_strdup_printf(
+		"[container]\nkernel = %s\ninitrd = %s\ninsecure-registries = 127.0.0.1:%u\n"
+		"agent-timeout = 120\n[files]\ndrive-root = %s\n",
+		kernel, initrd, UCV_DOCKER_REGISTRY_PORT, fixture.drive_root);
+
+	return ucv_harness_new_with_config(NULL, ini);
+}
+
+/* Single quotes stand for double quotes, so the tests' JSON stays readable; NULL is null. */
+static gchar *
+relaxed(const gchar *text)
+{
+	gchar *json = g_strdup(text != NULL ? text : "null");
+
+	g_strdelimit(json, "'", '"');
+	return json;
+}
+
+gchar *
+ucv_docker_job_json(const gchar *job_id, const UcvDockerJob *spec)
+{
+	g_autofree gchar *inv = relaxed(spec->invocation);
+	g_autofree gchar *params = relaxed(spec->parameters != NULL ? spec->parameters : "[]");
+	g_autofree gchar *vals = relaxed(spec->values);
+	g_autofree gchar *res = relaxed(spec->resources);
+	g_autofree gchar *env = relaxed(spec->environment);
+	g_autofree gchar *web = spec->web_port != 0
+					? g_strdup_printf("{\"port\":%u}", spec->web_port)
+					: g_strdup("null");
+
+	return g_strdup_printf(
+		"{\"id\":\"%s\",\"createdAt\":1732540000123,"
+		"\"owner\":{\"createdBy\":\"tester#1234\",\"project\":null},\"updates\":[],"
+		"\"specification\":{\"product\":{\"id\":\"test-vm\",\"category\":\"test-vm\","
+		"\"provider\":\"test\"},\"application\":{\"name\":\"acme-batch\","
+		"\"version\":\"1.0.0\"},\"name\":\"docker test\",\"replicas\":1,"
+		"\"parameters\":%s,\"resources\":%s,\"timeAllocation\":null,\"sshEnabled\":false,"
+		"\"labels\":{}},"
+		"\"status\":{\"state\":\"IN_QUEUE\",\"resolvedApplication\":{\"metadata\":{"
+		"\"name\":\"acme-batch\",\"version\":\"1.0.0\",\"title\":\"Acme\"},"
+		"\"invocation\":{\"tool\":{\"name\":\"acme-batch\",\"version\":\"1.0.0\","
+		"\"tool\":{\"description\":{\"backend\":\"DOCKER\",\"image\":\"%s\"}}},"
+		"\"invocation\":%s,\"parameters\":%s,\"environment\":%s,"
+		"\"applicationType\":\"%s\",\"vnc\":null,\"web\":%s,"
+		"\"container\":{\"changeWorkingDirectory\":true,\"runAsRoot\":%s,"
+		"\"runAsRealUser\":false}}},"
+		"\"resolvedProduct\":{\"name\":\"test-vm\",\"category\":{\"name\":\"test-vm\","
+		"\"provider\":\"test\"},\"cpu\":1,\"memoryInGigs\":1,\"gpu\":0}}}",
+		job_id, vals, res, spec->image != NULL ? spec->image : UCV_DOCKER_IMAGE, inv,
+		params, env, spec->application_type != NULL ? spec->application_type : "BATCH", web,
+		spec->run_as_root ? "true" : "false");
+}
+
+void
+ucv_docker_start_job(UcvHarness *h, const gchar *job_id, const UcvDockerJob *spec)
+{
+	g_autofree gchar *job = ucv_docker_job_json(job_id, spec);
+
+	ucv_harness_post_jobs(h, "/ucloud/test/jobs", job);
+	g_free(ucv_harness_wait_state(h, job_id, "RUNNING", RUN_TIMEOUT_S));
+}
+
+void
+ucv_docker_wait_domain_gone(UcvHarness *h, const gchar *job_id)
+{
+	gint64 deadline = g_get_monotonic_time() + (gint64)GONE_TIMEOUT_MS * 1000;
+
+	while (ucv_harness_domain_exists(h, job_id, 0)) {
+		if (g_get_monotonic_time() > deadline)
+			g_error("the container host of job %s is still there", job_id);
+		ucv_harness_spin(100);
+	}
+}

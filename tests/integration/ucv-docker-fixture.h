@@ -1,0 +1,50 @@
+/* What DOCKER-job tests share: a real docker-registry with the test image (built by
+ * local-registry.sh), drives for the jobs' folders, a daemon configured for container hosts, and
+ * jobs of the test image's applications. */
+#pragma once
+
+#include "ucv-harness.h"
+
+G_BEGIN_DECLS
+
+#define UCV_DOCKER_REGISTRY_PORT 5000
+#define UCV_DOCKER_IMAGE         "127.0.0.1:5000/acme/batch:1.0.0"
+#define UCV_DOCKER_DRIVE         "4711" /* the drive the tests' files are on */
+#define UCV_DOCKER_UID           11042
+
+/* An application of the test image and the job's values; the JSON fields are written with single
+ * quotes for double quotes. NULL members are JSON null. */
+typedef struct {
+	const gchar *image;            /* NULL: UCV_DOCKER_IMAGE */
+	const gchar *application_type; /* NULL: BATCH */
+	guint web_port;                /* WEB applications */
+	gboolean run_as_root;
+	const gchar *invocation;
+	const gchar *parameters;
+	const gchar *environment;
+	const gchar *values;
+	const gchar *resources;
+} UcvDockerJob;
+
+/* Starts the registry and pushes the test image (once per test program), before any test. */
+void ucv_docker_fixture_setup(void);
+void ucv_docker_fixture_teardown(void);
+/* The test image's manifest digest. */
+const gchar *ucv_docker_fixture_digest(void);
+
+/* Writes a file at /<UCV_DOCKER_DRIVE>/<relative> of the drives. */
+void ucv_docker_write_drive_file(const gchar *relative, const gchar *contents);
+/* The file's path on the host. */
+gchar *ucv_docker_drive_path(const gchar *relative);
+
+/* The daemon, its container host from this build, the registry trusted over plain HTTP, the
+ * drives as [files] drive-root. */
+UcvHarness *ucv_docker_harness_new(void);
+/* A current-form Job of a DOCKER application (the test-vm product: 1 CPU, 1 GiB). */
+gchar *ucv_docker_job_json(const gchar *job_id, const UcvDockerJob *spec);
+/* Creates the job and waits until it is RUNNING. */
+void ucv_docker_start_job(UcvHarness *h, const gchar *job_id, const UcvDockerJob *spec);
+/* Runs the main loop until the rank's container host is gone (its domain undefined). */
+void ucv_docker_wait_domain_gone(UcvHarness *h, const gchar *job_id);
+
+G_END_DECLS
