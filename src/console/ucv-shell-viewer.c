@@ -14,6 +14,9 @@
 #define INITIALIZE_TIMEOUT_MS (30 * 1000)
 /* a serial console shows nothing until the guest writes: say where the user is */
 #define GREETING "[Connected to the machine's serial console. Press Enter for a prompt.]\r\n"
+/* what a terminal is told before the browser said its size */
+#define DEFAULT_COLS 80
+#define DEFAULT_ROWS 24
 /* Output a browser may have outstanding before it counts as gone: many seconds of a busy
  * serial console */
 #define MAX_QUEUED_OUTPUT (4 * 1024 * 1024)
@@ -23,7 +26,8 @@ struct _UcvShellViewer {
 	UcvWsConnection *browser;
 	gchar *session_identifier;
 	gchar *stream_id; /* the initialize frame's: all output goes there */
-	UcvConsoleStream *console;
+	UcvTerminal *terminal;
+	guint16 cols, rows; /* the browser's latest window size */
 	GCancellable *cancellable;
 	guint initialize_timeout_ms;
 	guint initialize_timer;
@@ -115,7 +119,7 @@ on_input_written(GObject *source, GAsyncResult *res, gpointer user_data)
 
 	g_free(pending);
 	/* a console that is gone ends its viewers with the reason itself */
-	if (!ucv_console_stream_write_finish(UCV_CONSOLE_STREAM(source), res, &error))
+	if (!ucv_terminal_write_finish(UCV_TERMINAL(source), res, &error))
 		g_debug("shell input not delivered: %s", error->message);
 	else if (!self->finished)
 		acknowledge(self, stream_id);
@@ -136,7 +140,7 @@ handle_input(UcvShellViewer *self, UcvShellRequest *request)
 	pending = g_new0(UcvPendingInput, 1);
 	pending->viewer = g_object_ref(self);
 	pending->stream_id = g_strdup(request->stream_id);
-	ucv_console_stream_write_async(self->console, input, NULL, on_input_written, pending);
+	ucv_terminal_write_async(self->terminal, input, NULL, on_input_written, pending);
 }
 
 /* Comparing every byte whatever the first difference, so timing tells nothing of the session. */
@@ -150,6 +154,17 @@ same_session(const gchar *expected, const gchar *given)
 	for (gsize i = 0; i < len; i++)
 		diff |= (guchar)expected[i] ^ (guchar)(i < given_len ? given[i] : 0);
 	return diff == 0;
+}
+
+/* Remembers the window size a request gives (absent: 0), clamped to what a terminal holds. */
+static gboolean
+take_size(UcvShellViewer *self, UcvShellRequest *request)
+{
+	if (request->cols == 0 || request->rows == 0)
+		return FALSE;
+	self->cols = (guint16)MIN(request->cols, G_MAXUINT16);
+	self->rows = (guint16)MIN(request->rows, G_MAXUINT16);
+	return TRUE;
 }
 
 static void
@@ -167,6 +182,7 @@ handle_initialize(UcvShellViewer *self, UcvShellRequest *request)
 	}
 	g_clear_handle_id(&self->initialize_timer, g_source_remove);
 	self->stream_id = g_strdup(request->stream_id);
+	take_size(self, request);
 	reply = ucv_shell_reply_initialized(self->stream_id);
 	send_frame(self, reply);
 	/* nothing more is read until a console is attached */
@@ -180,12 +196,15 @@ handle_request(UcvShellViewer *self, UcvShellRequest *request)
 		handle_initialize(self, request);
 		return;
 	}
-	/* a serial line has no window size to tell the guest: a resize only needs its ack, and a
-	 * second initialize is a resize in the web client's eyes */
-	if (request->type == UCV_SHELL_INPUT)
+	if (request->type == UCV_SHELL_INPUT) {
 		handle_input(self, request);
-	else
-		acknowledge(self, request->stream_id);
+		return;
+	}
+	/* a second initialize is a resize in the web client's eyes; a terminal without a size (a
+	 * serial line) ignores it, and either way it is acknowledged at once */
+	if (take_size(self, request))
+		ucv_terminal_resize(self->terminal, self->cols, self->rows);
+	acknowledge(self, request->stream_id);
 }
 
 static void
@@ -263,17 +282,34 @@ ucv_shell_viewer_start(UcvShellViewer *self)
 }
 
 void
+ucv_shell_viewer_attach_terminal(UcvShellViewer *self, UcvTerminal *terminal,
+				 const gchar *greeting)
+{
+	g_return_if_fail(UCV_IS_SHELL_VIEWER(self));
+	g_return_if_fail(UCV_IS_TERMINAL(terminal));
+	g_return_if_fail(self->stream_id != NULL && self->terminal == NULL);
+
+	self->terminal = g_object_ref(terminal);
+	if (greeting != NULL) {
+		g_autoptr(GBytes) frame = ucv_shell_reply_data(self->stream_id, greeting);
+		send_frame(self, frame);
+	}
+	receive_next(self);
+}
+
+void
 ucv_shell_viewer_attach(UcvShellViewer *self, UcvConsoleStream *console)
 {
-	g_autoptr(GBytes) greeting = NULL;
+	ucv_shell_viewer_attach_terminal(self, UCV_TERMINAL(console), GREETING);
+}
 
+void
+ucv_shell_viewer_get_size(UcvShellViewer *self, guint16 *cols, guint16 *rows)
+{
 	g_return_if_fail(UCV_IS_SHELL_VIEWER(self));
-	g_return_if_fail(self->stream_id != NULL && self->console == NULL);
 
-	self->console = g_object_ref(console);
-	greeting = ucv_shell_reply_data(self->stream_id, GREETING);
-	send_frame(self, greeting);
-	receive_next(self);
+	*cols = self->cols != 0 ? self->cols : DEFAULT_COLS;
+	*rows = self->rows != 0 ? self->rows : DEFAULT_ROWS;
 }
 
 void
@@ -283,7 +319,7 @@ ucv_shell_viewer_send_output(UcvShellViewer *self, const gchar *text)
 
 	g_return_if_fail(UCV_IS_SHELL_VIEWER(self));
 
-	if (self->finished || self->console == NULL)
+	if (self->finished || self->terminal == NULL)
 		return;
 	if (self->queued_output > MAX_QUEUED_OUTPUT) {
 		close_browser(self, UCV_WS_CLOSE_POLICY, "the terminal could not keep up");
@@ -339,7 +375,7 @@ ucv_shell_viewer_finalize(GObject *object)
 	UcvShellViewer *self = UCV_SHELL_VIEWER(object);
 
 	g_object_unref(self->browser);
-	g_clear_object(&self->console);
+	g_clear_object(&self->terminal);
 	g_object_unref(self->cancellable);
 	g_free(self->session_identifier);
 	g_free(self->stream_id);

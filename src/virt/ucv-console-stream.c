@@ -26,9 +26,13 @@ struct _UcvConsoleStream {
 	gsize head_sent;
 };
 
-G_DEFINE_TYPE(UcvConsoleStream, ucv_console_stream, G_TYPE_OBJECT)
+static void ucv_console_stream_terminal_init(UcvTerminalInterface *iface);
 
-enum { SIGNAL_OUTPUT, SIGNAL_ENDED, N_SIGNALS };
+G_DEFINE_TYPE_WITH_CODE(UcvConsoleStream, ucv_console_stream, G_TYPE_OBJECT,
+			G_IMPLEMENT_INTERFACE(UCV_TYPE_TERMINAL, ucv_console_stream_terminal_init))
+
+/* "output" is the terminal interface's */
+enum { SIGNAL_ENDED, N_SIGNALS };
 static guint signals[N_SIGNALS];
 
 static void
@@ -79,6 +83,7 @@ end(UcvConsoleStream *self, const gchar *why)
 		return;
 	release(self);
 	g_debug("console of %s ended: %s", self->domain_name, why != NULL ? why : "end of stream");
+	ucv_terminal_emit_closed(UCV_TERMINAL(self), why);
 	g_signal_emit(self, signals[SIGNAL_ENDED], 0, why);
 }
 
@@ -113,7 +118,7 @@ read_available(UcvConsoleStream *self)
 		}
 		budget -= (gsize)n;
 		data = g_bytes_new_take(g_steal_pointer(&buffer), (gsize)n);
-		g_signal_emit(self, signals[SIGNAL_OUTPUT], 0, data);
+		ucv_terminal_emit_output(UCV_TERMINAL(self), data);
 	}
 }
 
@@ -256,6 +261,35 @@ ucv_console_stream_get_domain_name(UcvConsoleStream *self)
 }
 
 static void
+terminal_write_async(UcvTerminal *terminal, GBytes *data, GCancellable *cancellable,
+		     GAsyncReadyCallback callback, gpointer user_data)
+{
+	ucv_console_stream_write_async(UCV_CONSOLE_STREAM(terminal), data, cancellable, callback,
+				       user_data);
+}
+
+static gboolean
+terminal_write_finish(UcvTerminal *terminal, GAsyncResult *res, GError **error)
+{
+	return ucv_console_stream_write_finish(UCV_CONSOLE_STREAM(terminal), res, error);
+}
+
+static void
+terminal_close(UcvTerminal *terminal)
+{
+	ucv_console_stream_close(UCV_CONSOLE_STREAM(terminal));
+}
+
+/* A serial line has no window size: no resize. */
+static void
+ucv_console_stream_terminal_init(UcvTerminalInterface *iface)
+{
+	iface->write_async = terminal_write_async;
+	iface->write_finish = terminal_write_finish;
+	iface->close = terminal_close;
+}
+
+static void
 ucv_console_stream_finalize(GObject *object)
 {
 	UcvConsoleStream *self = UCV_CONSOLE_STREAM(object);
@@ -272,8 +306,6 @@ ucv_console_stream_class_init(UcvConsoleStreamClass *klass)
 	GObjectClass *object_class = G_OBJECT_CLASS(klass);
 
 	object_class->finalize = ucv_console_stream_finalize;
-	signals[SIGNAL_OUTPUT] = g_signal_new("output", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST,
-					      0, NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_BYTES);
 	signals[SIGNAL_ENDED] = g_signal_new("ended", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST,
 					     0, NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_STRING);
 }

@@ -5,15 +5,18 @@
 #include <gio/gio.h>
 #include <libvirt/libvirt.h>
 
+#include "virt/ucv-terminal.h"
+
 G_BEGIN_DECLS
 
 #define UCV_TYPE_CONSOLE_STREAM (ucv_console_stream_get_type())
 G_DECLARE_FINAL_TYPE(UcvConsoleStream, ucv_console_stream, UCV, CONSOLE_STREAM, GObject)
 
-/* Signals (main loop):
- *   "output" (GBytes *data) — bytes the guest wrote to its console
+/* A UcvTerminal (without a window size). Signals (main loop):
+ *   "output" (GBytes *data) — bytes the guest wrote to its console (the UcvTerminal signal)
  *   "ended"  (const gchar *why) — once: the console closed (the machine stopped or was saved,
- *            or another client took the console over); `why` is libvirt's reason or NULL */
+ *            or another client took the console over); `why` is libvirt's reason or NULL
+ *   "closed" (const gchar *why) — the UcvTerminal signal, emitted just before "ended" */
 
 /* Takes over `stream`, a non-blocking stream that virDomainOpenConsole() has attached. Nothing
  * is read before ucv_console_stream_start(), so handlers connected first see every byte. */

@@ -3,7 +3,7 @@
 # pushes the small test image that DOCKER-job tests pull from it. Everything stays offline.
 #
 # Usage: tests/integration/local-registry.sh install
-#        tests/integration/local-registry.sh start DIR [PORT]
+#        tests/integration/local-registry.sh start DIR [PORT [OWNER_PID]]
 #        tests/integration/local-registry.sh push-test-image DIR REPO:TAG [PORT]
 #        tests/integration/local-registry.sh stop DIR
 #
@@ -14,7 +14,9 @@
 #   start            install what is needed, write DIR/config.yml and serve plain HTTP on
 #                    127.0.0.1:PORT (default 5000) of the network namespace the script runs in,
 #                    without authentication and with deletes enabled; waits (≤30 s) until
-#                    GET /v2/ answers 200; no-op if it already answers there
+#                    GET /v2/ answers 200; no-op if it already answers there. With OWNER_PID
+#                    the registry is stopped once that process is gone (a test that dies
+#                    leaves nothing running)
 #   push-test-image  build the test image under DIR/build and push it to
 #                    127.0.0.1:PORT/REPO:TAG (e.g. acme/batch:1.0.0) of a started registry;
 #                    prints the manifest digest (sha256:…) on stdout. Rebuilding gives the
@@ -218,6 +220,15 @@ do_start() {
 	log "registry up in $((ms / 1000)).$(printf '%03d' $((ms % 1000))) s (pid $pid): http://$ADDR"
 }
 
+# Stops the registry when `owner` is gone; detached, so it outlives this script.
+watch_owner() {
+	local owner=$1 pid
+	[[ $owner =~ ^[0-9]+$ ]] || die "bad owner pid: $owner"
+	pid=$(registry_pid) || return 0
+	setsid bash -c 'while kill -0 "$1" 2>/dev/null; do sleep 1; done; kill "$2" 2>/dev/null' \
+		watch "$owner" "$pid" </dev/null >/dev/null 2>&1 &
+}
+
 do_stop() {
 	local pid tenths=50
 	if pid=$(registry_pid); then
@@ -361,9 +372,10 @@ main() {
 	set_paths "$2"
 	case $cmd in
 	start)
-		[[ $# -le 3 ]] || usage
+		[[ $# -le 4 ]] || usage
 		set_port "${3:-}"
 		do_start
+		[[ -z ${4:-} ]] || watch_owner "$4"
 		;;
 	push-test-image)
 		[[ $# -ge 3 && $# -le 4 ]] || usage

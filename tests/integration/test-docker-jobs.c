@@ -125,6 +125,79 @@ test_unknown_image(void)
 	g_assert_false(ucv_harness_domain_exists(h, job_id, 0));
 }
 
+/* Two jobs of one image at once: the registry serves its blobs (config and layer) once. */
+static void
+test_one_pull(void)
+{
+	g_autoptr(UcvHarness) h = ucv_docker_harness_new();
+	g_autofree gchar *first = ucv_harness_new_job_id();
+	g_autofree gchar *second = ucv_harness_new_job_id();
+	g_autofree gchar *first_json = ucv_docker_job_json(first, &acme_job);
+	g_autofree gchar *second_json = ucv_docker_job_json(second, &acme_job);
+	g_autofree gchar *both = g_strdup_printf("%s,%s", first_json, second_json);
+	const gchar *blobs = "GET /v2/acme/batch/blobs/";
+	guint before = ucv_docker_registry_count(blobs);
+
+	ucv_docker_write_drive_file("inputs/input.txt", "first line of the input\n");
+	ucv_harness_post_jobs(h, "/ucloud/test/jobs", both);
+	g_free(ucv_harness_wait_state(h, first, "SUCCESS", RUN_TIMEOUT_S));
+	g_free(ucv_harness_wait_state(h, second, "SUCCESS", RUN_TIMEOUT_S));
+	/* this daemon's cache started empty: one config and one layer, each fetched once */
+	g_assert_cmpuint(ucv_docker_registry_count(blobs) - before, ==, 2);
+}
+
+/* An initrd whose init says something and then never greets: the job fails in time, quoting
+ * the console. */
+static gchar *
+silent_initrd(const gchar *dir)
+{
+	g_autofree gchar *root = g_build_filename(dir, "silent-root", NULL);
+	g_autofree gchar *bin = g_build_filename(root, "bin", NULL);
+	g_autofree gchar *init = g_build_filename(root, "init", NULL);
+	gchar *initrd = g_build_filename(dir, "silent.img", NULL);
+	g_autofree gchar *pack = g_strdup_printf(
+		"cp /bin/busybox '%s/' && cd '%s' && find . | cpio -o -H newc --quiet | gzip > '%s'",
+		bin, root, initrd);
+	const gchar *argv[] = {"sh", "-c", pack, NULL};
+	g_autoptr(GError) error = NULL;
+	gint status = 0;
+
+	g_assert_cmpint(g_mkdir_with_parents(bin, 0755), ==, 0);
+	g_file_set_contents(init,
+			    "#!/bin/busybox sh\n/bin/busybox echo no agent in this initrd\n"
+			    "exec /bin/busybox sleep 1000\n",
+			    -1, &error);
+	g_assert_no_error(error);
+	g_assert_cmpint(g_chmod(init, 0755), ==, 0);
+	g_spawn_sync(NULL, (gchar **)argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL,
+		     &status, &error);
+	g_assert_no_error(error);
+	g_assert_true(g_spawn_check_wait_status(status, NULL));
+	return initrd;
+}
+
+static void
+test_agent_silent(void)
+{
+	g_autofree gchar *dir = g_dir_make_tmp("ucv-silent-XXXXXX", NULL);
+	g_autofree gchar *initrd = silent_initrd(dir);
+	g_autoptr(UcvHarness) h = ucv_docker_harness_new_full(initrd, 10);
+	g_autofree gchar *job_id = ucv_harness_new_job_id();
+	g_autofree gchar *job = ucv_docker_job_json(job_id, &acme_job);
+	g_autofree gchar *status = NULL;
+	const gchar *rm[] = {"rm", "-rf", dir, NULL};
+
+	ucv_docker_write_drive_file("inputs/input.txt", "first line of the input\n");
+	ucv_harness_post_jobs(h, "/ucloud/test/jobs", job);
+	status = ucv_harness_wait_state(h, job_id, "FAILURE", RUN_TIMEOUT_S);
+	if (strstr(status, "did not start within 10 s") == NULL ||
+	    strstr(status, "no agent in this initrd") == NULL)
+		g_error("the status does not explain: %s", status);
+	ucv_docker_wait_domain_gone(h, job_id);
+	g_spawn_sync(NULL, (gchar **)rm, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL, NULL,
+		     NULL);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -136,6 +209,8 @@ main(int argc, char **argv)
 	ucv_docker_fixture_setup();
 	g_test_add_func("/docker/batch", test_batch);
 	g_test_add_func("/docker/unknown-image", test_unknown_image);
+	g_test_add_func("/docker/one-pull", test_one_pull);
+	g_test_add_func("/docker/agent-silent", test_agent_silent);
 	rc = g_test_run();
 	ucv_docker_fixture_teardown();
 	return rc;

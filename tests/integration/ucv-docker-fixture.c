@@ -4,6 +4,8 @@
 #include "ucv-docker-fixture.h"
 
 #include <glib/gstdio.h>
+#include <string.h>
+#include <unistd.h>
 
 #define RUN_TIMEOUT_S   240
 #define GONE_TIMEOUT_MS 30000
@@ -15,27 +17,56 @@ static struct {
 } fixture;
 
 static gchar *
-run_registry_script(const gchar *command, const gchar *image)
+run_script(const gchar *const *argv)
 {
-	g_autofree gchar *script = g_build_filename(g_getenv("UCV_SOURCE_ROOT"), "tests",
-						    "integration", "local-registry.sh", NULL);
-	g_autofree gchar *port = g_strdup_printf("%u", UCV_DOCKER_REGISTRY_PORT);
-	/* stop takes the directory alone */
-	const gchar *plain[] = {
-		"bash", script, command, fixture.dir, g_str_equal(command, "stop") ? NULL : port,
-		NULL};
-	const gchar *push[] = {"bash", script, command, fixture.dir, image, port, NULL};
 	g_autofree gchar *out = NULL;
 	g_autoptr(GError) error = NULL;
 	gint status = 0;
 
-	g_spawn_sync(NULL, (gchar **)(image != NULL ? push : plain), NULL,
-		     G_SPAWN_SEARCH_PATH | G_SPAWN_CHILD_INHERITS_STDIN, NULL, NULL, &out, NULL,
-		     &status, &error);
+	g_spawn_sync(NULL, (gchar **)argv, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_CHILD_INHERITS_STDIN,
+		     NULL, NULL, &out, NULL, &status, &error);
 	g_assert_no_error(error);
 	if (!g_spawn_check_wait_status(status, &error))
-		g_error("local-registry.sh %s: %s", command, error->message);
+		g_error("local-registry.sh %s: %s", argv[2], error->message);
 	return g_strstrip(g_steal_pointer(&out));
+}
+
+static gchar *
+registry_script(void)
+{
+	return g_build_filename(g_getenv("UCV_SOURCE_ROOT"), "tests", "integration",
+				"local-registry.sh", NULL);
+}
+
+static void
+start_registry(void)
+{
+	g_autofree gchar *script = registry_script();
+	g_autofree gchar *port = g_strdup_printf("%u", UCV_DOCKER_REGISTRY_PORT);
+	/* the registry goes when this process does, even after a failed assertion */
+	g_autofree gchar *owner = g_strdup_printf("%d", (gint)getpid());
+	const gchar *argv[] = {"bash", script, "start", fixture.dir, port, owner, NULL};
+
+	g_free(run_script(argv));
+}
+
+static gchar *
+push_test_image(const gchar *image)
+{
+	g_autofree gchar *script = registry_script();
+	g_autofree gchar *port = g_strdup_printf("%u", UCV_DOCKER_REGISTRY_PORT);
+	const gchar *argv[] = {"bash", script, "push-test-image", fixture.dir, image, port, NULL};
+
+	return run_script(argv);
+}
+
+static void
+stop_registry(void)
+{
+	g_autofree gchar *script = registry_script();
+	const gchar *argv[] = {"bash", script, "stop", fixture.dir, NULL};
+
+	g_free(run_script(argv));
 }
 
 void
@@ -47,8 +78,8 @@ ucv_docker_fixture_setup(void)
 	g_assert_no_error(error);
 	fixture.drive_root = g_build_filename(fixture.dir, "drives", NULL);
 	g_assert_cmpint(g_mkdir_with_parents(fixture.drive_root, 0755), ==, 0);
-	g_free(run_registry_script("start", NULL));
-	fixture.digest = run_registry_script("push-test-image", "acme/batch:1.0.0");
+	start_registry();
+	fixture.digest = push_test_image("acme/batch:1.0.0");
 }
 
 void
@@ -57,7 +88,7 @@ ucv_docker_fixture_teardown(void)
 	/* the daemons are gone and their folders unstaged: a plain tree is left */
 	const gchar *rm[] = {"rm", "-rf", "--one-file-system", fixture.dir, NULL};
 
-	g_free(run_registry_script("stop", NULL));
+	stop_registry();
 	if (g_getenv("UCV_TEST_KEEP") == NULL)
 		g_spawn_sync(NULL, (gchar **)rm, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL,
 			     NULL, NULL);
@@ -91,19 +122,42 @@ ucv_docker_write_drive_file(const gchar *relative, const gchar *contents)
 }
 
 UcvHarness *
-ucv_docker_harness_new(void)
+ucv_docker_harness_new_full(const gchar *initrd, guint agent_timeout_s)
 {
 	const gchar *build = g_getenv("UCV_BUILD_ROOT");
 	g_autofree gchar *kernel =
 		g_build_filename(build, "data", "container-host", "vmlinuz", NULL);
-	g_autofree gchar *initrd =
+	g_autofree gchar *own_initrd =
 		g_build_filename(build, "data", "container-host", "initrd.img", NULL);
 	g_autofree gchar *ini = g_strdup_printf(
 		"[container]\nkernel = %s\ninitrd = %s\ninsecure-registries = 127.0.0.1:%u\n"
-		"agent-timeout = 120\n[files]\ndrive-root = %s\n",
-		kernel, initrd, UCV_DOCKER_REGISTRY_PORT, fixture.drive_root);
+		"agent-timeout = %u\n[files]\ndrive-root = %s\n",
+		kernel, initrd != NULL ? initrd : own_initrd, UCV_DOCKER_REGISTRY_PORT,
+		agent_timeout_s, fixture.drive_root);
 
 	return ucv_harness_new_with_config(NULL, ini);
+}
+
+UcvHarness *
+ucv_docker_harness_new(void)
+{
+	return ucv_docker_harness_new_full(NULL, 120);
+}
+
+guint
+ucv_docker_registry_count(const gchar *needle)
+{
+	g_autofree gchar *path = g_build_filename(fixture.dir, "registry.log", NULL);
+	g_autofree gchar *log = NULL;
+	g_auto(GStrv) lines = NULL;
+	guint count = 0;
+
+	if (!g_file_get_contents(path, &log, NULL, NULL))
+		return 0;
+	lines = g_strsplit(log, "\n", -1);
+	for (guint i = 0; lines[i] != NULL; i++)
+		count += strstr(lines[i], needle) != NULL;
+	return count;
 }
 
 /* Single quotes stand for double quotes, so the tests' JSON stays readable; NULL is null. */

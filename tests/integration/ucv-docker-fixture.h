@@ -40,6 +40,10 @@ gchar *ucv_docker_drive_path(const gchar *relative);
 /* The daemon, its container host from this build, the registry trusted over plain HTTP, the
  * drives as [files] drive-root. */
 UcvHarness *ucv_docker_harness_new(void);
+/* The same with another initrd (NULL: this build's) and agent-timeout. */
+UcvHarness *ucv_docker_harness_new_full(const gchar *initrd, guint agent_timeout_s);
+/* How many requests in the registry's access log contain `needle` (e.g. a blob's path). */
+guint ucv_docker_registry_count(const gchar *needle);
 /* A current-form Job of a DOCKER application (the test-vm product: 1 CPU, 1 GiB). */
 gchar *ucv_docker_job_json(const gchar *job_id, const UcvDockerJob *spec);
 /* Creates the job and waits until it is RUNNING. */
