@@ -155,9 +155,9 @@ silent_initrd(const gchar *dir)
 	g_autofree gchar *bin = g_build_filename(root, "bin", NULL);
 	g_autofree gchar *init = g_build_filename(root, "init", NULL);
 	gchar *initrd = g_build_filename(dir, "silent.img", NULL);
-	g_autofree gchar *pack = g_strdup_printf(
-		"cp /bin/busybox '%s/' && cd '%s' && find . | cpio -o -H newc --quiet | gzip > '%s'",
-		bin, root, initrd);
+	g_autofree gchar *pack = g_strdup_printf("cp /bin/busybox '%s/' && cd '%s' && find . | "
+						 "cpio -o -H newc --quiet | gzip > '%s'",
+						 bin, root, initrd);
 	const gchar *argv[] = {"sh", "-c", pack, NULL};
 	g_autoptr(GError) error = NULL;
 	gint status = 0;
