@@ -1,6 +1,7 @@
 /* The container host's init: prepares the VM, runs one OCI container with crun, reports to the
  * host over the virtio-serial control port, and powers the VM off when the job is over. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/reboot.h>
 #include <unistd.h>
@@ -15,6 +16,7 @@
 #include "ucv-agent-version.h"
 
 #define PORT_WAIT_MS 10000
+#define DHCP_WAIT_MS 15000
 
 static UcvAgentPort port;
 static UcvAgentJob job;
@@ -58,6 +60,8 @@ run_as_init(void)
 	if (ucv_agent_load_modules() > 0)
 		ucv_agent_log("some modules did not load");
 	ucv_agent_loopback_up();
+	/* a job without network still runs; web and VNC applications will not be reachable */
+	ucv_agent_network_up(DHCP_WAIT_MS);
 	if (ucv_agent_job_init(&job, &port) < 0 ||
 	    ucv_agent_port_open(&port, PORT_WAIT_MS, ucv_agent_job_on_frame,
 				ucv_agent_job_on_connect, &job) < 0)
@@ -78,6 +82,9 @@ main(int argc, char **argv)
 		printf("%s\n", UCV_AGENT_VERSION);
 		return 0;
 	}
+	/* udhcpc runs the agent as its script, with the lease in the environment */
+	if (argc == 2 && getpid() != 1 && getenv("interface") != NULL)
+		return ucv_agent_dhcp_event(argv[1]);
 	/* it mounts over / and powers the machine off: only ever as a VM's init */
 	if (getpid() != 1) {
 		fprintf(stderr, "ucv-agent: runs only as PID 1 of a container host (--version: "

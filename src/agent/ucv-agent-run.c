@@ -52,9 +52,16 @@ ucv_agent_job_init(UcvAgentJob *job, UcvAgentPort *port)
 void
 ucv_agent_job_on_connect(UcvAgentPort *port, void *user_data)
 {
+	UcvAgentJob *job = user_data;
 	uint8_t hello[UCV_AGENT_FRAME_HEADER + 2 + UCV_AGENT_VERSION_MAX];
 	size_t len = ucv_agent_frame_encode_hello(hello, sizeof(hello), UCV_AGENT_VERSION);
 
+	/* a new host connection knows none of the old one's shells: end them, freeing their
+	 * channels and slots */
+	for (int i = 0; i < UCV_AGENT_MAX_SHELLS; i++) {
+		if (job->shells[i].channel != 0)
+			ucv_agent_shell_close(&job->shells[i]);
+	}
 	/* a host that connects late (or again) learns first who it talks to */
 	if (len > 0)
 		ucv_agent_port_send_encoded(port, hello, len, 1);

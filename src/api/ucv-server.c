@@ -14,6 +14,7 @@
 #include "api/ucv-follow-endpoint.h"
 #include "api/ucv-shell-endpoint.h"
 #include "api/ucv-vnc-endpoint.h"
+#include "api/ucv-web-proxy.h"
 #include "model/ucv-error.h"
 
 struct _UcvServer {
@@ -25,6 +26,7 @@ struct _UcvServer {
 	SoupServer *soup;
 	UcvSessionTokens *sessions; /* credentials of the browser's console sockets */
 	UcvConsoleHub *consoles;    /* the open ones, per job */
+	UcvWebProxy *web;           /* app-<job>-<rank>.<domain>: the jobs' web applications */
 };
 
 G_DEFINE_TYPE(UcvServer, ucv_server, G_TYPE_OBJECT)
@@ -143,6 +145,9 @@ ucv_server_early_cb(SoupServer *soup, SoupServerMessage *msg, const char *path, 
 		ucv_http_reject_now(msg, error);
 		return;
 	}
+	/* an application's own requests: no route, no bearer token; the proxy checks its cookie */
+	if (ucv_web_proxy_owns(self->web, msg))
+		return;
 	if (!ucv_server_find_route(self, msg, path, state))
 		return;
 	/* the token is checked before a single byte of the body is looked at */
@@ -186,6 +191,10 @@ ucv_server_handle_cb(SoupServer *soup, SoupServerMessage *msg, const char *path,
 	g_autoptr(GError) error = NULL;
 	UcvApiRequest request = {self->engine, self->config, NULL, NULL, self->sessions};
 
+	if (state != NULL && !state->rejected && ucv_web_proxy_owns(self->web, msg)) {
+		ucv_web_proxy_handle(self->web, msg);
+		return;
+	}
 	/* the early handler answers every request it does not route */
 	if (state == NULL || state->route == NULL || state->rejected) {
 		g_set_error_literal(&error, UCV_ERROR, UCV_ERROR_FAILED, "request was not routed");
@@ -324,6 +333,7 @@ ucv_server_dispose(GObject *object)
 	g_clear_object(&self->soup);
 	if (self->engine != NULL)
 		g_signal_handlers_disconnect_by_data(self->engine, self);
+	g_clear_object(&self->web);
 	g_clear_object(&self->consoles);
 	g_clear_object(&self->sessions);
 	g_clear_object(&self->engine);
@@ -376,6 +386,7 @@ close_consoles(UcvServer *self, const gchar *job_id, UcvJobState state)
 	if (state == UCV_JOB_STATE_RUNNING)
 		return;
 	ucv_session_tokens_revoke_job(self->sessions, job_id);
+	ucv_web_proxy_revoke_job(self->web, job_id);
 	ucv_console_hub_stop_job(self->consoles, job_id, UCV_CONSOLE_INTERACTIVE,
 				 console_end_reason(state));
 }
@@ -412,6 +423,7 @@ ucv_server_new(const UcvConfig *config, UcvEngine *engine, UcvTokenVerifier *ver
 	self->sessions = ucv_session_tokens_new(config->session_timeout_s, SESSION_MAX_FAILURES,
 						SESSION_FAILURE_WINDOW_S);
 	self->consoles = ucv_console_hub_new();
+	self->web = ucv_web_proxy_new(config, engine, self->sessions);
 	g_signal_connect(engine, "job-state-changed", G_CALLBACK(on_job_state_changed), self);
 	g_signal_connect(engine, "job-stopping", G_CALLBACK(on_job_stopping), self);
 	ucv_vnc_endpoint_attach(self->soup, config, engine, self->sessions, self->consoles);

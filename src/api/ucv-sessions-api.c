@@ -9,6 +9,7 @@
 #include <glib/gi18n.h>
 
 #include "api/ucv-bulk.h"
+#include "api/ucv-web-proxy.h"
 #include "model/ucv-error.h"
 #include "model/ucv-json.h"
 #include "model/ucv-job.h"
@@ -58,16 +59,17 @@ parse_item(JsonNode *item, UcvSessionRequest *out, GError **error)
 	return TRUE;
 }
 
-/* {"type":"vnc","jobId","rank","domainOverride":"","url","password":null} */
+/* {"type":"vnc","jobId","rank","domainOverride":"","url","password"} */
 static JsonNode *
 vnc_session(UcvApiRequest *request, const UcvSessionRequest *item, GError **error)
 {
 	g_autofree gchar *token = NULL;
 	g_autofree gchar *url = NULL;
+	g_autofree gchar *password = NULL;
 	JsonObject *obj;
 	JsonNode *node;
 
-	if (!ucv_engine_check_console(request->engine, item->job_id, item->rank, error))
+	if (!ucv_engine_check_display(request->engine, item->job_id, item->rank, error))
 		return NULL;
 	token = ucv_session_tokens_issue(request->sessions, item->job_id, item->rank,
 					 UCV_SESSION_VNC, error);
@@ -81,8 +83,13 @@ vnc_session(UcvApiRequest *request, const UcvSessionRequest *item, GError **erro
 	json_object_set_int_member(obj, "rank", item->rank);
 	json_object_set_string_member(obj, "domainOverride", "");
 	json_object_set_string_member(obj, "url", url);
-	/* the URL's token is the only credential; noVNC needs no VNC password */
-	json_object_set_null_member(obj, "password");
+	/* a machine's display needs no password beyond the URL's token (libvirt skips VNC
+	 * authentication); a VNC application in a container has its own */
+	password = ucv_engine_get_vnc_password(request->engine, item->job_id);
+	if (password != NULL)
+		json_object_set_string_member(obj, "password", password);
+	else
+		json_object_set_null_member(obj, "password");
 	node = json_node_new(JSON_NODE_OBJECT);
 	json_node_take_object(node, obj);
 	return node;
@@ -114,6 +121,43 @@ shell_session(UcvApiRequest *request, const UcvSessionRequest *item, GError **er
 	return node;
 }
 
+/* {"type":"web","jobId","rank","domainOverride":"","redirectClientTo"}: the browser goes to the
+ * application's own host, which turns the one-time token into a cookie of that host. */
+static JsonNode *
+web_session(UcvApiRequest *request, const UcvSessionRequest *item, GError **error)
+{
+	g_autofree gchar *probe = NULL;
+	g_autofree gchar *token = NULL;
+	g_autofree gchar *path = NULL;
+	g_autofree gchar *url = NULL;
+	JsonObject *obj;
+	JsonNode *node;
+
+	/* the site offers web applications and the job id fits a host name, before anything else */
+	probe = ucv_web_proxy_build_app_url(request->config, item->job_id, item->rank, NULL, error);
+	if (probe == NULL)
+		return NULL;
+	if (!ucv_engine_check_web_app(request->engine, item->job_id, item->rank, error))
+		return NULL;
+	token = ucv_session_tokens_issue(request->sessions, item->job_id, item->rank,
+					 UCV_SESSION_WEB, error);
+	if (token == NULL)
+		return NULL;
+	path = g_strdup_printf(UCV_WEB_AUTHORIZE_PATH "?token=%s", token);
+	url = ucv_web_proxy_build_app_url(request->config, item->job_id, item->rank, path, error);
+	if (url == NULL)
+		return NULL;
+	obj = json_object_new();
+	json_object_set_string_member(obj, "type", "web");
+	json_object_set_string_member(obj, "jobId", item->job_id);
+	json_object_set_int_member(obj, "rank", item->rank);
+	json_object_set_string_member(obj, "domainOverride", "");
+	json_object_set_string_member(obj, "redirectClientTo", url);
+	node = json_node_new(JSON_NODE_OBJECT);
+	json_node_take_object(node, obj);
+	return node;
+}
+
 static JsonNode *
 open_one(UcvApiRequest *request, JsonNode *item, guint index, GError **error)
 {
@@ -125,6 +169,8 @@ open_one(UcvApiRequest *request, JsonNode *item, guint index, GError **error)
 			session = vnc_session(request, &parsed, error);
 		else if (g_strcmp0(parsed.type, "SHELL") == 0)
 			session = shell_session(request, &parsed, error);
+		else if (g_strcmp0(parsed.type, "WEB") == 0)
+			session = web_session(request, &parsed, error);
 		else
 			g_set_error(error, UCV_ERROR, UCV_ERROR_NOT_SUPPORTED,
 				    _("Sessions of type %s are not supported by this provider "

@@ -1,6 +1,7 @@
 /* The shell WebSocket. The session is redeemed before the upgrade (a refused browser gets an
  * HTTP error, not a socket); once the browser initializes, its viewer joins the machine's shared
- * serial console, which is opened for the first viewer and let go after the last. */
+ * serial console, which is opened for the first viewer and let go after the last, or, for a job
+ * that runs in containers, gets a shell of its own inside the rank's container. */
 #define G_LOG_DOMAIN "ucv-api"
 
 #include "config.h"
@@ -10,6 +11,7 @@
 #include "api/ucv-console-endpoint.h"
 #include "api/ucv-http-error.h"
 #include "api/ucv-ws-upgrade.h"
+#include "console/ucv-container-shell.h"
 #include "console/ucv-serial-console.h"
 #include "console/ucv-shell-viewer.h"
 
@@ -73,6 +75,28 @@ console_for(UcvConsoleEndpoint *self, const UcvSessionGrant *grant)
 	return console;
 }
 
+/* One shell per browser: terminals of a container share nothing. */
+static void
+open_container_shell(UcvConsoleEndpoint *self, const UcvSessionGrant *grant, UcvShellViewer *viewer)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(UcvTerminal) shell = NULL;
+	g_autoptr(UcvContainerShell) session = NULL;
+	guint16 cols = 0;
+	guint16 rows = 0;
+
+	ucv_shell_viewer_get_size(viewer, &cols, &rows);
+	shell = ucv_engine_open_container_shell(self->engine, grant->job_id, grant->rank, cols,
+						rows, &error);
+	if (shell == NULL) {
+		ucv_shell_viewer_end(viewer, error->message);
+		return;
+	}
+	session = ucv_container_shell_new(viewer, shell);
+	ucv_console_hub_add(self->hub, grant->job_id, UCV_CONSOLE_INTERACTIVE,
+			    UCV_CONSOLE_SESSION(session));
+}
+
 static void
 on_viewer_initialized(UcvShellViewer *viewer, gpointer data)
 {
@@ -86,7 +110,10 @@ on_viewer_initialized(UcvShellViewer *viewer, gpointer data)
 		ucv_shell_viewer_end(viewer, error->message);
 		return;
 	}
-	ucv_serial_console_add_viewer(console_for(self, admission->grant), viewer);
+	if (ucv_engine_job_is_container(self->engine, admission->grant->job_id))
+		open_container_shell(self, admission->grant, viewer);
+	else
+		ucv_serial_console_add_viewer(console_for(self, admission->grant), viewer);
 	g_debug("job %s: shell of rank %u opened in a browser", admission->grant->job_id,
 		admission->grant->rank);
 }

@@ -1,4 +1,4 @@
-/* Single-use tokens that admit a browser to one job's console (VNC or shell). */
+/* Single-use tokens that admit a browser to one job's console (VNC or shell) or web application. */
 #define G_LOG_DOMAIN "ucv-console"
 
 #include "config.h"

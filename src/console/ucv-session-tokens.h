@@ -1,4 +1,4 @@
-/* Single-use tokens that admit a browser to one job's console (VNC or shell). */
+/* Single-use tokens that admit a browser to one job's console (VNC or shell) or web application. */
 #pragma once
 
 #include <glib-object.h>
@@ -8,6 +8,7 @@ G_BEGIN_DECLS
 typedef enum {
 	UCV_SESSION_VNC,
 	UCV_SESSION_SHELL,
+	UCV_SESSION_WEB, /* authorizes a browser once for a job's web application */
 } UcvSessionKind;
 
 /* What a redeemed token admits to. */

@@ -282,8 +282,7 @@ ucv_shell_viewer_start(UcvShellViewer *self)
 }
 
 void
-ucv_shell_viewer_attach_terminal(UcvShellViewer *self, UcvTerminal *terminal,
-				 const gchar *greeting)
+ucv_shell_viewer_attach_terminal(UcvShellViewer *self, UcvTerminal *terminal, const gchar *greeting)
 {
 	g_return_if_fail(UCV_IS_SHELL_VIEWER(self));
 	g_return_if_fail(UCV_IS_TERMINAL(terminal));

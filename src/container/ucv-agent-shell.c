@@ -63,9 +63,9 @@ static void
 on_channel_closed(UcvAgentChannel *channel, const gchar *reason, UcvAgentShell *self)
 {
 	g_autofree gchar *why =
-		reason != NULL ? g_strdup_printf(_("the container host broke the connection: %s"),
-						 reason)
-			       : g_strdup(_("the container host went away"));
+		reason != NULL
+			? g_strdup_printf(_("the container host broke the connection: %s"), reason)
+			: g_strdup(_("the container host went away"));
 
 	ended(self, why);
 }
@@ -97,8 +97,7 @@ ucv_agent_shell_new(UcvAgentChannel *channel, guint channel_number, guint32 uid,
 		self->closed_idle = g_idle_add(on_closed_idle, self);
 		return self;
 	}
-	self->data_id =
-		g_signal_connect(channel, "shell-data", G_CALLBACK(on_shell_data), self);
+	self->data_id = g_signal_connect(channel, "shell-data", G_CALLBACK(on_shell_data), self);
 	self->shell_closed_id =
 		g_signal_connect(channel, "shell-closed", G_CALLBACK(on_shell_closed), self);
 	self->closed_id = g_signal_connect(channel, "closed", G_CALLBACK(on_channel_closed), self);
@@ -154,8 +153,8 @@ terminal_write_async(UcvTerminal *terminal, GBytes *data, GCancellable *cancella
 
 	g_task_set_source_tag(task, terminal_write_async);
 	if (!self->open) {
-		g_task_return_new_error(task, G_IO_ERROR, G_IO_ERROR_CLOSED,
-					"shell %u is closed", self->number);
+		g_task_return_new_error(task, G_IO_ERROR, G_IO_ERROR_CLOSED, "shell %u is closed",
+					self->number);
 		return;
 	}
 	if (g_bytes_get_size(data) == 0) {

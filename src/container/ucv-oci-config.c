@@ -15,7 +15,6 @@
 /* UCloud's user (filesystem.DefaultUid in UCloud's provider, the owner of job files; its own
  * images run as it, and its pods refuse root unless runAsRoot); no supplementary groups, as
  * UCloud's pods set none. */
-#define UCLOUD_UID 11042
 
 #define DEFAULT_PATH  "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 #define DEFAULT_SHM   (64 * 1024 * 1024)
@@ -325,7 +324,7 @@ add_capabilities(JsonBuilder *b, gboolean root)
 static void
 add_process(JsonBuilder *b, GPtrArray *args, GPtrArray *env, const UcvOciJob *job)
 {
-	guint id = job->run_as_root ? 0 : UCLOUD_UID;
+	guint id = job->run_as_root ? 0 : UCV_OCI_UCLOUD_UID;
 
 	json_builder_set_member_name(b, "process");
 	json_builder_begin_object(b);

@@ -8,6 +8,9 @@
 
 G_BEGIN_DECLS
 
+/* UCloud's user inside containers, unless the application runs as root. */
+#define UCV_OCI_UCLOUD_UID 11042
+
 typedef struct {
 	const gchar *source; /* the folder's path inside the VM */
 	const gchar *target; /* where it appears inside the container, absolute */

@@ -42,6 +42,7 @@ ucv_config_new(void)
 	self->container_initrd = g_strdup("/usr/lib/ucloud-virt/container-host/initrd.img");
 	self->insecure_registries = g_strdupv((gchar **)no_registries);
 	self->drive_root = g_strdup("/var/lib/ucloud-virt/drives");
+	self->web_domain = g_strdup("");
 	self->image_cache_gib = 50;
 	self->max_image_gib = 20;
 	self->agent_timeout_s = 120;
@@ -76,6 +77,7 @@ ucv_config_free(UcvConfig *self)
 	g_free(self->container_initrd);
 	g_strfreev(self->insecure_registries);
 	g_free(self->drive_root);
+	g_free(self->web_domain);
 	g_strfreev(self->gpu_devices);
 	g_free(self);
 }
@@ -195,6 +197,7 @@ static const UcvStringKey string_keys[] = {
 	STRING_KEY("container", "kernel", container_kernel),
 	STRING_KEY("container", "initrd", container_initrd),
 	STRING_KEY("files", "drive-root", drive_root),
+	STRING_KEY("web", "domain", web_domain),
 };
 
 static gboolean

@@ -47,6 +47,9 @@ typedef struct {
 	guint disk_default_gib; /* 0 = as big as the image */
 	/* [jobs] */
 	guint default_time_limit_s; /* default-time-limit; 0 = jobs without an allocation run on */
+	/* [web] web applications of DOCKER jobs, each at app-<job>-<rank>.<domain> (wildcard DNS
+	 * and certificate point there); empty: not offered */
+	gchar *web_domain;
 	/* [files] */
 	gchar *drive_root;
 	/* [scheduler] */

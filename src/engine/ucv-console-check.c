@@ -38,24 +38,92 @@ ucv_engine_check_console(UcvEngine *self, const gchar *job_id, guint rank, GErro
 	return TRUE;
 }
 
+static void
+on_app_connected(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+	g_autoptr(GTask) task = user_data;
+	GError *error = NULL;
+	GSocketConnection *conn =
+		g_socket_client_connect_to_host_finish(G_SOCKET_CLIENT(source), res, &error);
+
+	if (conn == NULL) {
+		g_task_return_error(task, error);
+		return;
+	}
+	g_task_return_pointer(task, conn, g_object_unref);
+}
+
+static void
+on_app_address(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+	g_autoptr(GTask) task = user_data;
+	g_autoptr(GSocketClient) client = g_socket_client_new();
+	GError *error = NULL;
+	g_autofree gchar *address =
+		ucv_engine_get_app_address_finish(UCV_ENGINE(source), res, &error);
+
+	if (address == NULL) {
+		g_task_return_error(task, error);
+		return;
+	}
+	g_socket_client_set_timeout(client, 10);
+	g_socket_client_connect_to_host_async(client, address, 0, g_task_get_cancellable(task),
+					      on_app_connected, g_steal_pointer(&task));
+}
+
+/* A VNC application in a container listens on a port of its VM: reached over the VM's network,
+ * not through the machine's own (absent) display. */
+static gboolean
+open_app_display(UcvEngine *self, const gchar *job_id, guint rank, GTask *task)
+{
+	g_autoptr(UcvStoredJob) stored = ucv_store_lookup_job(self->store, job_id, NULL);
+
+	if (stored == NULL || !ucv_engine_is_vnc_app(stored->job))
+		return FALSE;
+	ucv_engine_get_app_address_async(self, job_id, rank, stored->job->vnc_port,
+					 g_task_get_cancellable(task), on_app_address,
+					 g_object_ref(task));
+	return TRUE;
+}
+
+static void
+on_graphics_open(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+	g_autoptr(GTask) task = user_data;
+	GError *error = NULL;
+	GSocketConnection *conn =
+		ucv_hypervisor_open_graphics_finish(UCV_HYPERVISOR(source), res, &error);
+
+	if (conn == NULL) {
+		g_task_return_error(task, error);
+		return;
+	}
+	g_task_return_pointer(task, conn, g_object_unref);
+}
+
 void
 ucv_engine_open_display_async(UcvEngine *self, const gchar *job_id, guint rank,
 			      GCancellable *cancellable, GAsyncReadyCallback callback,
 			      gpointer user_data)
 {
+	g_autoptr(GTask) task = NULL;
 	g_autofree gchar *name = NULL;
 
 	g_return_if_fail(UCV_IS_ENGINE(self));
+	task = g_task_new(self, cancellable, callback, user_data);
+	g_task_set_source_tag(task, ucv_engine_open_display_async);
+	if (open_app_display(self, job_id, rank, task))
+		return;
 	name = ucv_domain_name_for(job_id, rank);
-	ucv_hypervisor_open_graphics_async(self->hypervisor, name, cancellable, callback,
-					   user_data);
+	ucv_hypervisor_open_graphics_async(self->hypervisor, name, cancellable, on_graphics_open,
+					   g_steal_pointer(&task));
 }
 
 GSocketConnection *
 ucv_engine_open_display_finish(UcvEngine *self, GAsyncResult *res, GError **error)
 {
-	g_return_val_if_fail(UCV_IS_ENGINE(self), NULL);
-	return ucv_hypervisor_open_graphics_finish(self->hypervisor, res, error);
+	g_return_val_if_fail(g_task_is_valid(res, self), NULL);
+	return g_task_propagate_pointer(G_TASK(res), error);
 }
 
 static void

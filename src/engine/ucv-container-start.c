@@ -18,8 +18,6 @@
 #include "model/ucv-invocation.h"
 #include "virt/ucv-domain-xml.h"
 
-/* UCloud's user inside containers (unless the application runs as root). */
-#define UCV_CONTAINER_UID 11042
 /* Pull progress is reported in steps of this many percent, at most once per interval: a short
  * pull says nothing, a long one tells the user how far it is. */
 #define UCV_PULL_REPORT_STEP 10
@@ -235,7 +233,7 @@ lookup_file_path(const gchar *ucloud_path, gpointer user_data)
 static gboolean
 prepare_work_dir(UcvContainerStart *start, const gchar *work, GError **error)
 {
-	uid_t owner = start->job->run_as_root ? 0 : UCV_CONTAINER_UID;
+	uid_t owner = start->job->run_as_root ? 0 : UCV_OCI_UCLOUD_UID;
 
 	if (g_mkdir_with_parents(work, 0755) != 0 || chown(work, owner, owner) != 0) {
 		g_set_error(error, UCV_ERROR, UCV_ERROR_FAILED, "cannot prepare %s: %s", work,

@@ -11,11 +11,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "agent/ucv-agent-version.h"
 #include "container/ucv-agent-channel.h"
+#include "container/ucv-agent-shell.h"
+#include "container/ucv-oci-config.h"
 #include "engine/ucv-container-watch.h"
 #include "engine/ucv-engine-private.h"
 #include "engine/ucv-job-files.h"
-#include "agent/ucv-agent-version.h"
+#include "model/ucv-error.h"
 
 /* How much of the console log a failure quotes: the agent's last words. */
 #define UCV_CONSOLE_TAIL_BYTES 2048
@@ -28,6 +31,7 @@ struct _UcvContainerRank {
 	GCancellable *cancellable;
 	guint hello_source;
 	gboolean greeted;
+	guint last_shell; /* the latest shell channel number handed out; the next is one more */
 	gboolean exited;
 	gint exit_code;
 	gint log_fd;  /* the host's copy, which follow reads */
@@ -291,4 +295,70 @@ ucv_engine_container_exit_code(UcvJobRun *run, guint rank, gint *code)
 		return FALSE;
 	*code = watch->exit_code;
 	return TRUE;
+}
+
+static UcvStoredJob *
+lookup_job(UcvEngine *self, const gchar *job_id, GError **error)
+{
+	UcvStoredJob *stored = ucv_store_lookup_job(self->store, job_id, error);
+
+	if (stored == NULL && error != NULL && *error == NULL)
+		g_set_error(error, UCV_ERROR, UCV_ERROR_NOT_FOUND,
+			    _("Job %s is not known to this provider"), job_id);
+	return stored;
+}
+
+gboolean
+ucv_engine_job_is_container(UcvEngine *self, const gchar *job_id)
+{
+	g_autoptr(UcvStoredJob) stored = NULL;
+
+	g_return_val_if_fail(UCV_IS_ENGINE(self), FALSE);
+
+	stored = lookup_job(self, job_id, NULL);
+	return stored != NULL && stored->job->backend == UCV_BACKEND_DOCKER;
+}
+
+/* The rank's channel, if its agent greeted and the channel still works. */
+static UcvContainerRank *
+ready_rank(UcvEngine *self, const gchar *job_id, guint rank)
+{
+	UcvJobRun *run = g_hash_table_lookup(self->runs, job_id);
+	UcvContainerRank *watch;
+
+	if (run == NULL || run->containers == NULL)
+		return NULL;
+	watch = g_hash_table_lookup(run->containers, GUINT_TO_POINTER(rank));
+	if (watch == NULL || watch->channel == NULL || !watch->greeted ||
+	    ucv_agent_channel_is_closed(watch->channel))
+		return NULL;
+	return watch;
+}
+
+UcvTerminal *
+ucv_engine_open_container_shell(UcvEngine *self, const gchar *job_id, guint rank, guint16 cols,
+				guint16 rows, GError **error)
+{
+	g_autoptr(UcvStoredJob) stored = NULL;
+	UcvContainerRank *watch;
+	guint32 uid;
+
+	g_return_val_if_fail(UCV_IS_ENGINE(self), NULL);
+
+	stored = lookup_job(self, job_id, error);
+	if (stored == NULL)
+		return NULL;
+	watch = ready_rank(self, job_id, rank);
+	if (stored->job->backend != UCV_BACKEND_DOCKER || watch == NULL) {
+		g_set_error_literal(error, UCV_ERROR, UCV_ERROR_UNAVAILABLE,
+				    _("The container is not ready for a shell yet"));
+		return NULL;
+	}
+	/* numbers are never reused on a channel, so late frames of an old shell reach nobody */
+	watch->last_shell++;
+	uid = stored->job->run_as_root ? 0 : UCV_OCI_UCLOUD_UID;
+	ucv_job_log(G_LOG_LEVEL_INFO, job_id, NULL, "job %s rank %u: shell %u opened as uid %u",
+		    job_id, rank, watch->last_shell, uid);
+	return UCV_TERMINAL(
+		ucv_agent_shell_new(watch->channel, watch->last_shell, uid, cols, rows));
 }

@@ -70,6 +70,14 @@ void ucv_engine_start_container_job(UcvEngine *self, UcvJobRun *run, UcvJob *job
 				    UcvProduct *product);
 void ucv_engine_unstage_container_folders(UcvEngine *self, const gchar *job_id);
 
+/* Applications in containers (ucv-container-apps.c): a VNC application's job; the address
+ * ("<ip>:<port>") where the rank's application listens on `port`. */
+gboolean ucv_engine_is_vnc_app(UcvJob *job);
+void ucv_engine_get_app_address_async(UcvEngine *self, const gchar *job_id, guint rank, guint port,
+				      GCancellable *cancellable, GAsyncReadyCallback callback,
+				      gpointer user_data);
+gchar *ucv_engine_get_app_address_finish(UcvEngine *self, GAsyncResult *res, GError **error);
+
 /* Queues provisioning of every rank of the job (idempotent: reuses disks and domains). */
 void ucv_engine_queue_provision(UcvEngine *self, UcvJobRun *run);
 /* Queues removal of everything the job owns; then, if `final_state` is not IN_QUEUE, reports

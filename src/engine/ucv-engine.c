@@ -490,6 +490,10 @@ init_containers(UcvEngine *self)
 	self->features.docker_enabled = TRUE;
 	self->features.docker_logs = TRUE;
 	self->features.docker_time_extension = TRUE;
+	self->features.docker_terminal = TRUE;
+	/* each application needs a host name of its own under the site's domain */
+	self->features.docker_web = config->web_domain[0] != '\0';
+	self->features.docker_vnc = TRUE;
 }
 
 UcvEngine *

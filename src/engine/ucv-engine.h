@@ -11,6 +11,7 @@
 #include "model/ucv-product.h"
 #include "ucloud/ucv-core-client.h"
 #include "virt/ucv-hypervisor.h"
+#include "virt/ucv-terminal.h"
 
 G_BEGIN_DECLS
 
@@ -53,6 +54,15 @@ gboolean ucv_engine_unsuspend_jobs(UcvEngine *self, GPtrArray *job_ids, GError *
 /* The job is known, RUNNING and has a machine of `rank`: a console of it may open. */
 gboolean ucv_engine_check_console(UcvEngine *self, const gchar *job_id, guint rank, GError **error);
 
+/* The job runs in containers (its application's backend is DOCKER). Unknown jobs are not. */
+gboolean ucv_engine_job_is_container(UcvEngine *self, const gchar *job_id);
+
+/* A new shell in the container of the job's `rank`, with a `cols`×`rows` terminal, as UCloud's
+ * user (root when the application runs as root); each call is another shell. A container host
+ * whose agent has not greeted yet (or whose channel is gone) is UCV_ERROR_UNAVAILABLE. */
+UcvTerminal *ucv_engine_open_container_shell(UcvEngine *self, const gchar *job_id, guint rank,
+					     guint16 cols, guint16 rows, GError **error);
+
 /* A connection to the display (VNC server) of the job's machine of `rank`. */
 void ucv_engine_open_display_async(UcvEngine *self, const gchar *job_id, guint rank,
 				   GCancellable *cancellable, GAsyncReadyCallback callback,
@@ -89,5 +99,23 @@ const UcvFeatures *ucv_engine_get_features(UcvEngine *self);
 UcvScheduler *ucv_engine_get_scheduler(UcvEngine *self);
 
 /* Signal "job-idle" (const gchar *job_id): the job has no operation running (tests, benchmarks). */
+
+/* As ucv_engine_check_console, and the rank has a screen: every machine has one; a DOCKER job
+ * only when its application is a VNC application. */
+gboolean ucv_engine_check_display(UcvEngine *self, const gchar *job_id, guint rank, GError **error);
+
+/* A VNC application's own password (DOCKER jobs whose applicationType is VNC: the browser
+ * answers the application's VNC server with it); NULL for machines, whose display needs none. */
+gchar *ucv_engine_get_vnc_password(UcvEngine *self, const gchar *job_id);
+
+/* WEB applications (DOCKER jobs whose applicationType is WEB, where [web] domain is set): the
+ * address ("<ip>:<port>") the application of the job's `rank` listens on, for the reverse proxy.
+ * A job that is not a RUNNING web application is UCV_ERROR_INVALID; a machine without an address
+ * yet is UCV_ERROR_UNAVAILABLE. */
+gboolean ucv_engine_check_web_app(UcvEngine *self, const gchar *job_id, guint rank, GError **error);
+void ucv_engine_get_web_target_async(UcvEngine *self, const gchar *job_id, guint rank,
+				     GCancellable *cancellable, GAsyncReadyCallback callback,
+				     gpointer user_data);
+gchar *ucv_engine_get_web_target_finish(UcvEngine *self, GAsyncResult *res, GError **error);
 
 G_END_DECLS

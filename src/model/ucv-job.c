@@ -248,19 +248,33 @@ ucv_job_find_tool_description(JsonObject *app, JsonObject **description, GError 
 	return TRUE;
 }
 
-/* resolvedApplication.invocation.container: how a DOCKER tool's process runs. Any link may be
- * missing (the readers take NULL objects as absent). */
+/* resolvedApplication.invocation: how a DOCKER tool's process runs and what it serves. Any link
+ * may be missing (the readers take NULL objects as absent). */
 static gboolean
-ucv_job_parse_container(UcvJob *self, JsonObject *app, GError **error)
+ucv_job_parse_invocation(UcvJob *self, JsonObject *app, GError **error)
 {
 	JsonObject *invocation = NULL;
 	JsonObject *container = NULL;
+	JsonObject *web = NULL;
+	JsonObject *vnc = NULL;
+	gint64 port = 0;
+	gint64 vnc_port = 0;
 
-	return ucv_json_read_object(app, "invocation", &invocation, UCV_ERROR_INVALID, error) &&
-	       ucv_json_read_object(invocation, "container", &container, UCV_ERROR_INVALID,
-				    error) &&
-	       ucv_json_read_bool(container, "runAsRoot", &self->run_as_root, UCV_ERROR_INVALID,
-				  error);
+	if (!ucv_json_read_object(app, "invocation", &invocation, UCV_ERROR_INVALID, error) ||
+	    !ucv_json_read_object(invocation, "container", &container, UCV_ERROR_INVALID, error) ||
+	    !ucv_json_read_bool(container, "runAsRoot", &self->run_as_root, UCV_ERROR_INVALID,
+				error) ||
+	    !ucv_json_read_string(invocation, "applicationType", &self->application_type,
+				  UCV_ERROR_INVALID, error) ||
+	    !ucv_json_read_object(invocation, "web", &web, UCV_ERROR_INVALID, error) ||
+	    !ucv_json_read_int(web, "port", 1, 65535, &port, UCV_ERROR_INVALID, error) ||
+	    !ucv_json_read_object(invocation, "vnc", &vnc, UCV_ERROR_INVALID, error) ||
+	    !ucv_json_read_int(vnc, "port", 1, 65535, &vnc_port, UCV_ERROR_INVALID, error) ||
+	    !ucv_json_read_string(vnc, "password", &self->vnc_password, UCV_ERROR_INVALID, error))
+		return FALSE;
+	self->web_port = (guint)port;
+	self->vnc_port = (guint)vnc_port;
+	return TRUE;
 }
 
 static gboolean
@@ -276,7 +290,7 @@ ucv_job_parse_status(UcvJob *self, JsonObject *root, GError **error)
 	    !ucv_json_read_string(description, "backend", &self->backend_name, UCV_ERROR_INVALID,
 				  error) ||
 	    !ucv_json_read_string(description, "image", &self->image, UCV_ERROR_INVALID, error) ||
-	    !ucv_job_parse_container(self, app, error)) {
+	    !ucv_job_parse_invocation(self, app, error)) {
 		g_prefix_error(error, "status: ");
 		return FALSE;
 	}
@@ -302,6 +316,8 @@ ucv_job_clear(gpointer data)
 	g_free(self->hostname);
 	g_free(self->backend_name);
 	g_free(self->image);
+	g_free(self->application_type);
+	g_free(self->vnc_password);
 	g_free(self->init_script);
 	g_free(self->json);
 }

@@ -39,14 +39,19 @@ typedef struct {
 	guint replicas;            /* specification.replicas, 1 when absent */
 	gint64 time_allocation_ms; /* specification.timeAllocation, 0 when absent */
 	gboolean ssh_enabled;
-	gint64 disk_size_gib;  /* the diskSize parameter, 0 when absent */
-	gchar *init_script;    /* label ucloud.dk/init-script, may be NULL */
-	gboolean app_resolved; /* status.resolvedApplication was present */
-	UcvBackend backend;    /* resolvedApplication...tool.description.backend */
-	gchar *backend_name;   /* the backend as sent, e.g. "DOCKER" */
-	gchar *image;          /* resolvedApplication...tool.description.image */
-	gboolean run_as_root;  /* resolvedApplication.invocation.container.runAsRoot (DOCKER) */
-	gchar *json;           /* the Job exactly as received (compact JSON) */
+	gint64 disk_size_gib;    /* the diskSize parameter, 0 when absent */
+	gchar *init_script;      /* label ucloud.dk/init-script, may be NULL */
+	gboolean app_resolved;   /* status.resolvedApplication was present */
+	UcvBackend backend;      /* resolvedApplication...tool.description.backend */
+	gchar *backend_name;     /* the backend as sent, e.g. "DOCKER" */
+	gchar *image;            /* resolvedApplication...tool.description.image */
+	gboolean run_as_root;    /* resolvedApplication.invocation.container.runAsRoot (DOCKER) */
+	gchar *application_type; /* resolvedApplication.invocation.applicationType (BATCH, WEB, VNC)
+				  */
+	guint web_port;          /* resolvedApplication.invocation.web.port, 0 when absent */
+	guint vnc_port;          /* resolvedApplication.invocation.vnc.port, 0 when absent */
+	gchar *vnc_password;     /* resolvedApplication.invocation.vnc.password, may be NULL */
+	gchar *json;             /* the Job exactly as received (compact JSON) */
 } UcvJob;
 
 UcvJob *ucv_job_new_from_json(JsonNode *node, GError **error);

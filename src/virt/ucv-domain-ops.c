@@ -369,6 +369,48 @@ ucv_domain_ops_open_graphics(virConnectPtr conn, const gchar *name, GError **err
 	return fd;
 }
 
+/* The first IPv4 address of the domain's interfaces, from libvirt's DHCP leases: the network is
+ * libvirt's, so its dnsmasq knows what it gave out. */
+static gchar *
+first_ipv4(virDomainInterfacePtr *ifaces, int n)
+{
+	for (int i = 0; i < n; i++) {
+		for (guint j = 0; j < ifaces[i]->naddrs; j++) {
+			if (ifaces[i]->addrs[j].type == VIR_IP_ADDR_TYPE_IPV4)
+				return g_strdup(ifaces[i]->addrs[j].addr);
+		}
+	}
+	return NULL;
+}
+
+gchar *
+ucv_domain_ops_get_address(virConnectPtr conn, const gchar *name, GError **error)
+{
+	g_autoptr(virDomain) dom = virDomainLookupByName(conn, name);
+	virDomainInterfacePtr *ifaces = NULL;
+	gchar *address = NULL;
+	int n;
+
+	if (dom == NULL) {
+		ucv_set_libvirt_error(error, UCV_ERROR_LIBVIRT, "cannot look up %s", name);
+		return NULL;
+	}
+	n = virDomainInterfaceAddresses(dom, &ifaces, VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_LEASE, 0);
+	if (n < 0) {
+		ucv_set_libvirt_error(error, UCV_ERROR_LIBVIRT, "cannot read the addresses of %s",
+				      name);
+		return NULL;
+	}
+	address = first_ipv4(ifaces, n);
+	for (int i = 0; i < n; i++)
+		virDomainInterfaceFree(ifaces[i]);
+	free(ifaces);
+	if (address == NULL)
+		g_set_error(error, UCV_ERROR, UCV_ERROR_UNAVAILABLE,
+			    "%s has no network address yet", name);
+	return address;
+}
+
 virStreamPtr
 ucv_domain_ops_open_console(virConnectPtr conn, const gchar *name, GError **error)
 {

@@ -49,6 +49,9 @@ gboolean ucv_domain_ops_managed_save(virConnectPtr conn, const gchar *name, guin
 /* A connection to the running domain's VNC server that skips its authentication (the caller
  * has already admitted the client): a socket descriptor, owned by the caller; -1 on error. */
 int ucv_domain_ops_open_graphics(virConnectPtr conn, const gchar *name, GError **error);
+/* The domain's IPv4 address on its libvirt network (DHCP lease); none yet is
+ * UCV_ERROR_UNAVAILABLE. */
+gchar *ucv_domain_ops_get_address(virConnectPtr conn, const gchar *name, GError **error);
 /* Attaches a new non-blocking stream to the running domain's serial console. Another client
  * holding the console (an admin's `virsh console`) is UCV_ERROR_UNAVAILABLE: it is not taken
  * from them. */

@@ -469,6 +469,23 @@ ucv_open_graphics_thread(GTask *task, gpointer source, gpointer task_data,
 }
 
 static void
+ucv_get_address_thread(GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+	UcvHypervisorOp *op = task_data;
+	GError *error = NULL;
+	gchar *address;
+
+	if (g_task_return_error_if_cancelled(task))
+		return;
+	address = ucv_domain_ops_get_address(op->conn, op->arg, &error);
+	if (address == NULL) {
+		g_task_return_error(task, error);
+		return;
+	}
+	g_task_return_pointer(task, address, g_free);
+}
+
+static void
 ucv_open_console_thread(GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
 {
 	UcvHypervisorOp *op = task_data;
@@ -628,6 +645,24 @@ ucv_hypervisor_open_graphics_async(UcvHypervisor *self, const gchar *name,
 
 GSocketConnection *
 ucv_hypervisor_open_graphics_finish(UcvHypervisor *self, GAsyncResult *res, GError **error)
+{
+	g_return_val_if_fail(g_task_is_valid(res, self), NULL);
+	return g_task_propagate_pointer(G_TASK(res), error);
+}
+
+void
+ucv_hypervisor_get_address_async(UcvHypervisor *self, const gchar *name, GCancellable *cancellable,
+				 GAsyncReadyCallback callback, gpointer user_data)
+{
+	g_return_if_fail(UCV_IS_HYPERVISOR(self));
+	g_return_if_fail(name != NULL);
+
+	ucv_hypervisor_run(self, name, ucv_get_address_thread, ucv_hypervisor_get_address_async,
+			   cancellable, callback, user_data);
+}
+
+gchar *
+ucv_hypervisor_get_address_finish(UcvHypervisor *self, GAsyncResult *res, GError **error)
 {
 	g_return_val_if_fail(g_task_is_valid(res, self), NULL);
 	return g_task_propagate_pointer(G_TASK(res), error);

@@ -76,6 +76,12 @@ void ucv_hypervisor_open_graphics_async(UcvHypervisor *self, const gchar *name,
 					gpointer user_data);
 GSocketConnection *ucv_hypervisor_open_graphics_finish(UcvHypervisor *self, GAsyncResult *res,
 						       GError **error);
+/* The domain's IPv4 address on its libvirt network ("10.0.0.5"); none yet is
+ * UCV_ERROR_UNAVAILABLE. */
+void ucv_hypervisor_get_address_async(UcvHypervisor *self, const gchar *name,
+				      GCancellable *cancellable, GAsyncReadyCallback callback,
+				      gpointer user_data);
+gchar *ucv_hypervisor_get_address_finish(UcvHypervisor *self, GAsyncResult *res, GError **error);
 
 /* The running domain's serial console, not yet started (worker thread). */
 void ucv_hypervisor_open_console_async(UcvHypervisor *self, const gchar *name,

@@ -5,6 +5,7 @@
 # Usage: tests/integration/local-registry.sh install
 #        tests/integration/local-registry.sh start DIR [PORT [OWNER_PID]]
 #        tests/integration/local-registry.sh push-test-image DIR REPO:TAG [PORT]
+#        tests/integration/local-registry.sh push-big-image DIR REPO:TAG [PORT]
 #        tests/integration/local-registry.sh stop DIR
 #
 #   install          apt-get install docker-registry, umoci, skopeo and busybox-static if missing,
@@ -21,6 +22,10 @@
 #                    127.0.0.1:PORT/REPO:TAG (e.g. acme/batch:1.0.0) of a started registry;
 #                    prints the manifest digest (sha256:…) on stdout. Rebuilding gives the
 #                    same digest: timestamps in the layer, config and history are fixed.
+#   push-big-image   the same for a bigger image (benchmarks of image preparation): the test
+#                    image's files, then a layer with a copy of this machine's Python standard
+#                    library (many files, about 50 MB), then one of 24 MB of random
+#                    data; prints the digest. Not reproducible: the random layer differs per build.
 #   stop             stop the registry started under DIR; safe to repeat
 #
 # The script neither creates nor enters network namespaces: run it in the one the tests use,
@@ -54,6 +59,8 @@ readonly IMAGE_EPOCH=1970-01-01T00:00:00Z
 readonly UCLOUD_ID=11042
 # Tag of the image inside the local OCI layout; the pushed tag is the caller's.
 readonly BUILD_TAG=acme
+# The big image's incompressible layer.
+readonly BIG_RANDOM_MB=24
 
 log() {
 	printf 'local-registry: %s\n' "$*" >&2
@@ -69,6 +76,7 @@ usage() {
 usage: $0 install
        $0 start DIR [PORT]
        $0 push-test-image DIR REPO:TAG [PORT]
+       $0 push-big-image DIR REPO:TAG [PORT]
        $0 stop DIR
 EOF
 	exit 2
@@ -302,9 +310,27 @@ populate_rootfs() {
 	find "$root" -exec touch -h -d "@0" {} +
 }
 
-# Builds the image into the OCI layout DIR/build/oci under tag $BUILD_TAG.
+# The big image's extra layers, one `umoci repack` each, on the unpacked bundle $1.
+add_big_layers() {
+	local bundle=$1 image=$2 stdlib
+	stdlib=$(ls -d /usr/lib/python3.[0-9]* 2>/dev/null | sort -V | tail -n 1)
+	[[ -n $stdlib && -d $stdlib ]] || die "no Python standard library under /usr/lib to copy"
+	mkdir -p "$bundle/rootfs/usr/lib"
+	cp -a "$stdlib" "$bundle/rootfs/usr/lib/"
+	umoci repack --image "$image" --history.created "$IMAGE_EPOCH" \
+		--history.created_by "local-registry.sh push-big-image" \
+		--history.comment "a copy of $stdlib" "$bundle"
+	mkdir -p "$bundle/rootfs/data"
+	head -c $((BIG_RANDOM_MB * 1024 * 1024)) /dev/urandom >"$bundle/rootfs/data/random.bin"
+	umoci repack --image "$image" --history.created "$IMAGE_EPOCH" \
+		--history.created_by "local-registry.sh push-big-image" \
+		--history.comment "${BIG_RANDOM_MB} MB of random data" "$bundle"
+}
+
+# Builds the image into the OCI layout DIR/build/oci under tag $BUILD_TAG; with "big", the big
+# image's layers on top.
 build_image() {
-	local layout="$BUILD_DIR/oci" bundle="$BUILD_DIR/bundle" image
+	local kind=${1:-test} layout="$BUILD_DIR/oci" bundle="$BUILD_DIR/bundle" image
 	image="$layout:$BUILD_TAG"
 	rm -rf "$BUILD_DIR"
 	mkdir -p "$BUILD_DIR"
@@ -321,6 +347,7 @@ build_image() {
 		umoci repack --image "$image" --history.created "$IMAGE_EPOCH" \
 			--history.created_by "local-registry.sh push-test-image" \
 			--history.comment "busybox, acme-batch, acme-web" "$bundle"
+		[[ $kind != big ]] || add_big_layers "$bundle" "$image"
 		umoci config --image "$image" --created "$IMAGE_EPOCH" \
 			--history.created "$IMAGE_EPOCH" --history.created_by "local-registry.sh config" \
 			--architecture amd64 --os linux \
@@ -341,7 +368,7 @@ EOF
 }
 
 do_push_test_image() {
-	local ref=$1
+	local ref=$1 kind=${2:-test}
 	[[ $ref =~ ^[a-z0-9]+([._/-][a-z0-9]+)*:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$ ]] ||
 		die "bad image reference (want REPO:TAG, e.g. acme/batch:1.0.0): $ref"
 	ensure_packages
@@ -349,7 +376,7 @@ do_push_test_image() {
 
 	local started_ns ms digest
 	started_ns=$(date +%s%N)
-	build_image
+	build_image "$kind"
 	write_policy
 	rm -f "$DIGEST_FILE"
 	skopeo --policy "$POLICY" copy --quiet --dest-tls-verify=false --digestfile "$DIGEST_FILE" \
@@ -381,6 +408,11 @@ main() {
 		[[ $# -ge 3 && $# -le 4 ]] || usage
 		set_port "${4:-}"
 		do_push_test_image "$3"
+		;;
+	push-big-image)
+		[[ $# -ge 3 && $# -le 4 ]] || usage
+		set_port "${4:-}"
+		do_push_test_image "$3" big
 		;;
 	stop)
 		[[ $# -eq 2 ]] || usage

@@ -3,12 +3,15 @@
  * libvirtd; the fake Core sees the states, follow streams the output. */
 #include "config.h"
 
+#include <archive.h>
+#include <archive_entry.h>
 #include <glib/gstdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "ucv-docker-fixture.h"
+#include "ucv-fake-registry.h"
 #include "ucv-follow-client.h"
 
 #define RUN_TIMEOUT_S 240
@@ -198,6 +201,226 @@ test_agent_silent(void)
 		     NULL);
 }
 
+static void
+add_entry(struct archive *ar, const gchar *path, guint type, const gchar *link,
+	  const gchar *contents)
+{
+	struct archive_entry *entry = archive_entry_new();
+	gsize len = contents != NULL ? strlen(contents) : 0;
+
+	archive_entry_set_pathname(entry, path);
+	archive_entry_set_filetype(entry, type);
+	archive_entry_set_perm(entry, 0644);
+	archive_entry_set_size(entry, (la_int64_t)len);
+	if (link != NULL)
+		archive_entry_set_symlink(entry, link);
+	g_assert_cmpint(archive_write_header(ar, entry), ==, ARCHIVE_OK);
+	if (len > 0)
+		g_assert_cmpint(archive_write_data(ar, contents, len), ==, (la_ssize_t)len);
+	archive_entry_free(entry);
+}
+
+/* A gzipped tar of a layer that tries to write outside its tree: a "../" path, and a file
+ * through a symbolic link to an absolute directory. */
+static GBytes *
+hostile_layer(const gchar *outside)
+{
+	g_autofree gchar *dotdot = g_strdup_printf("../../../../../../../../..%s/dotdot", outside);
+	struct archive *ar = archive_write_new();
+	gsize size = 64 * 1024;
+	gsize used = 0;
+	guint8 *buffer = g_malloc(size);
+
+	g_assert_cmpint(archive_write_add_filter_gzip(ar), ==, ARCHIVE_OK);
+	g_assert_cmpint(archive_write_set_format_pax_restricted(ar), ==, ARCHIVE_OK);
+	g_assert_cmpint(archive_write_open_memory(ar, buffer, size, &used), ==, ARCHIVE_OK);
+	add_entry(ar, "link", AE_IFLNK, outside, NULL);
+	add_entry(ar, "link/via-symlink", AE_IFREG, NULL, "pwned\n");
+	add_entry(ar, dotdot, AE_IFREG, NULL, "pwned\n");
+	g_assert_cmpint(archive_write_close(ar), ==, ARCHIVE_OK);
+	archive_write_free(ar);
+	return g_bytes_new_take(buffer, used);
+}
+
+/* A hostile image is refused: the job fails saying so, and nothing lands outside the cache. */
+static void
+test_hostile_image(void)
+{
+	g_autoptr(UcvFakeRegistry) registry = ucv_fake_registry_new();
+	g_autoptr(GPtrArray) layers = g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
+	g_autofree gchar *outside = g_dir_make_tmp("ucv-outside-XXXXXX", NULL);
+	g_autofree gchar *extra =
+		g_strdup_printf("[container]\ninsecure-registries = 127.0.0.1:%u;%s\n",
+				UCV_DOCKER_REGISTRY_PORT, ucv_fake_registry_get_host(registry));
+	g_autoptr(UcvHarness) h = ucv_docker_harness_new_with(extra);
+	g_autofree gchar *job_id = ucv_harness_new_job_id();
+	g_autofree gchar *image =
+		g_strdup_printf("%s/acme/hostile:1.0", ucv_fake_registry_get_host(registry));
+	UcvDockerJob hostile = acme_job;
+	g_autofree gchar *job = NULL;
+	g_autofree gchar *status = NULL;
+	g_autofree gchar *via_link = g_build_filename(outside, "via-symlink", NULL);
+	g_autofree gchar *via_dotdot = g_build_filename(outside, "dotdot", NULL);
+
+	g_ptr_array_add(layers, hostile_layer(outside));
+	g_free(ucv_fake_registry_publish(registry, "acme/hostile", "1.0", layers));
+	hostile.image = image;
+	job = ucv_docker_job_json(job_id, &hostile);
+	ucv_harness_post_jobs(h, "/ucloud/test/jobs", job);
+	status = ucv_harness_wait_state(h, job_id, "FAILURE", RUN_TIMEOUT_S);
+	if (strstr(status, "acme/hostile:1.0 is not available") == NULL)
+		g_error("the status does not explain: %s", status);
+	g_assert_false(g_file_test(via_link, G_FILE_TEST_EXISTS));
+	g_assert_false(g_file_test(via_dotdot, G_FILE_TEST_EXISTS));
+	g_assert_false(ucv_harness_domain_exists(h, job_id, 0));
+	g_assert_cmpint(g_rmdir(outside), ==, 0);
+}
+
+static const UcvDockerJob web_job = {
+	.application_type = "WEB",
+	.web_port = 8080,
+	.invocation = "[{'type':'word','word':'acme-web'},{'type':'word','word':'8080'}]",
+};
+
+/* GET / of the application through the daemon, until its server answers (it starts after the
+ * job is RUNNING). */
+static gchar *
+get_app_page(UcvHarness *h, const gchar *host, const gchar *cookie, guint *status)
+{
+	gint64 deadline = g_get_monotonic_time() + (gint64)RUN_TIMEOUT_S * G_USEC_PER_SEC;
+
+	for (;;) {
+		gchar *body = ucv_docker_http_get(h->port, host, "/", cookie, status, NULL);
+		if ((*status != 502 && *status != 503) || g_get_monotonic_time() > deadline)
+			return body;
+		g_free(body);
+		ucv_harness_spin(500);
+	}
+}
+
+/* A WEB application: redirectClientTo authorizes the browser once (a cookie for the app's own
+ * host name), then the daemon proxies to the port inside the job; no cookie, no page. */
+static void
+test_web_app(void)
+{
+	g_autoptr(UcvHarness) h = ucv_docker_harness_new_web();
+	g_autofree gchar *job_id = ucv_harness_new_job_id();
+	g_autoptr(JsonObject) session = NULL;
+	g_autoptr(GUri) redirect = NULL;
+	g_autofree gchar *host = NULL;
+	g_autofree gchar *path = NULL;
+	g_autofree gchar *cookie = NULL;
+	g_autofree gchar *body = NULL;
+	g_autofree gchar *refused = NULL;
+	g_autofree gchar *job = NULL;
+	guint status = 0;
+
+	ucv_docker_start_job(h, job_id, &web_job);
+	session = ucv_docker_open_session(h, job_id, &web_job, "WEB");
+	g_assert_cmpstr(json_object_get_string_member(session, "type"), ==, "web");
+	redirect = g_uri_parse(json_object_get_string_member(session, "redirectClientTo"),
+			       G_URI_FLAGS_ENCODED, NULL);
+	g_assert_nonnull(redirect);
+	host = g_strdup_printf("app-%s-0.%s", job_id, UCV_DOCKER_WEB_DOMAIN);
+	g_assert_cmpstr(g_uri_get_host(redirect), ==, host);
+	path = g_strdup_printf("%s?%s", g_uri_get_path(redirect), g_uri_get_query(redirect));
+
+	g_free(ucv_docker_http_get(h->port, host, path, NULL, &status, &cookie));
+	g_assert_cmpuint(status, ==, 302);
+	g_assert_nonnull(cookie);
+	body = get_app_page(h, host, cookie, &status);
+	g_assert_cmpuint(status, ==, 200);
+	g_assert_nonnull(strstr(body, "acme web app ok"));
+	refused = ucv_docker_http_get(h->port, host, "/", NULL, &status, NULL);
+	g_assert_cmpuint(status, ==, 403);
+
+	job = ucv_docker_job_json(job_id, &web_job);
+	ucv_harness_post_jobs(h, "/ucloud/test/jobs/terminate", job);
+	g_free(ucv_harness_wait_state(h, job_id, "SUCCESS", RUN_TIMEOUT_S));
+	ucv_docker_wait_domain_gone(h, job_id);
+}
+
+/* A stand-in VNC server: it greets every client with the RFB version, as a real one does. */
+static const UcvDockerJob vnc_job = {
+	.application_type = "VNC",
+	.vnc_port = 5900,
+	.vnc_password = "s3cret",
+	.invocation =
+		"[{'type':'word','word':'sh'},{'type':'word','word':'-c'},"
+		"{'type':'word','word':'while :; do echo RFB 003.008 | nc -l -p 5900; done'}]",
+};
+
+static void
+on_ws_connected(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+	GAsyncResult **result = user_data;
+
+	*result = g_object_ref(res);
+}
+
+static void
+on_ws_message(SoupWebsocketConnection *ws, gint type, GBytes *message, gpointer user_data)
+{
+	GByteArray *received = user_data;
+
+	g_byte_array_append(received, g_bytes_get_data(message, NULL), g_bytes_get_size(message));
+}
+
+/* Opens the session's URL as noVNC does (subprotocol "binary") and returns what the application
+ * sent first. */
+static gchar *
+vnc_greeting(UcvHarness *h, const gchar *url)
+{
+	g_autofree gchar *ws_url = g_strconcat("ws", url + strlen("http"), NULL);
+	g_autoptr(SoupMessage) msg = soup_message_new("GET", ws_url);
+	const gchar *protocols[] = {"binary", NULL};
+	g_autoptr(GAsyncResult) res = NULL;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(SoupWebsocketConnection) ws = NULL;
+	g_autoptr(GByteArray) received = g_byte_array_new();
+	gint64 deadline = g_get_monotonic_time() + (gint64)RUN_TIMEOUT_S * G_USEC_PER_SEC;
+
+	soup_session_websocket_connect_async(h->session, msg, NULL, (char **)protocols,
+					     G_PRIORITY_DEFAULT, NULL, on_ws_connected, &res);
+	while (res == NULL)
+		g_main_context_iteration(NULL, TRUE);
+	ws = soup_session_websocket_connect_finish(h->session, res, &error);
+	g_assert_no_error(error);
+	g_signal_connect(ws, "message", G_CALLBACK(on_ws_message), received);
+	while (received->len < strlen("RFB 003.008\n") && g_get_monotonic_time() < deadline &&
+	       soup_websocket_connection_get_state(ws) == SOUP_WEBSOCKET_STATE_OPEN)
+		g_main_context_iteration(NULL, TRUE);
+	if (soup_websocket_connection_get_state(ws) == SOUP_WEBSOCKET_STATE_OPEN)
+		soup_websocket_connection_close(ws, SOUP_WEBSOCKET_CLOSE_NORMAL, NULL);
+	return g_strndup((const gchar *)received->data, received->len);
+}
+
+/* A VNC application: the session's URL reaches the application's port inside the job through
+ * the daemon's VNC proxy, and its password is the application's. */
+static void
+test_vnc_app(void)
+{
+	g_autoptr(UcvHarness) h = ucv_docker_harness_new_web();
+	g_autofree gchar *job_id = ucv_harness_new_job_id();
+	g_autoptr(JsonObject) session = NULL;
+	gint64 deadline = g_get_monotonic_time() + (gint64)RUN_TIMEOUT_S * G_USEC_PER_SEC;
+	g_autofree gchar *greeting = NULL;
+
+	ucv_docker_start_job(h, job_id, &vnc_job);
+	/* the server starts after the job runs: a connection before it is closed at once */
+	while (greeting == NULL || !g_str_has_prefix(greeting, "RFB ")) {
+		g_assert_cmpint(g_get_monotonic_time(), <, deadline);
+		g_clear_pointer(&session, json_object_unref);
+		g_free(greeting);
+		ucv_harness_spin(500);
+		session = ucv_docker_open_session(h, job_id, &vnc_job, "VNC");
+		greeting = vnc_greeting(h, json_object_get_string_member(session, "url"));
+	}
+	g_assert_cmpstr(greeting, ==, "RFB 003.008\n");
+	g_assert_cmpstr(json_object_get_string_member(session, "type"), ==, "vnc");
+	g_assert_cmpstr(json_object_get_string_member(session, "password"), ==, "s3cret");
+}
+
 int
 main(int argc, char **argv)
 {
@@ -211,6 +434,9 @@ main(int argc, char **argv)
 	g_test_add_func("/docker/unknown-image", test_unknown_image);
 	g_test_add_func("/docker/one-pull", test_one_pull);
 	g_test_add_func("/docker/agent-silent", test_agent_silent);
+	g_test_add_func("/docker/hostile-image", test_hostile_image);
+	g_test_add_func("/docker/web-app", test_web_app);
+	g_test_add_func("/docker/vnc-app", test_vnc_app);
 	rc = g_test_run();
 	ucv_docker_fixture_teardown();
 	return rc;

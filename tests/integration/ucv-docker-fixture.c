@@ -121,8 +121,8 @@ ucv_docker_write_drive_file(const gchar *relative, const gchar *contents)
 	g_assert_no_error(error);
 }
 
-UcvHarness *
-ucv_docker_harness_new_full(const gchar *initrd, guint agent_timeout_s)
+static UcvHarness *
+docker_harness(const gchar *initrd, guint agent_timeout_s, const gchar *extra)
 {
 	const gchar *build = g_getenv("UCV_BUILD_ROOT");
 	g_autofree gchar *kernel =
@@ -131,11 +131,111 @@ ucv_docker_harness_new_full(const gchar *initrd, guint agent_timeout_s)
 		g_build_filename(build, "data", "container-host", "initrd.img", NULL);
 	g_autofree gchar *ini = g_strdup_printf(
 		"[container]\nkernel = %s\ninitrd = %s\ninsecure-registries = 127.0.0.1:%u\n"
-		"agent-timeout = %u\n[files]\ndrive-root = %s\n",
+		"agent-timeout = %u\n[files]\ndrive-root = %s\n%s",
 		kernel, initrd != NULL ? initrd : own_initrd, UCV_DOCKER_REGISTRY_PORT,
-		agent_timeout_s, fixture.drive_root);
+		agent_timeout_s, fixture.drive_root, extra != NULL ? extra : "");
 
 	return ucv_harness_new_with_config(NULL, ini);
+}
+
+UcvHarness *
+ucv_docker_harness_new_with(const gchar *extra_ini)
+{
+	return docker_harness(NULL, 120, extra_ini);
+}
+
+UcvHarness *
+ucv_docker_harness_new_full(const gchar *initrd, guint agent_timeout_s)
+{
+	return docker_harness(initrd, agent_timeout_s, NULL);
+}
+
+#define WEB_NETWORK "ucv-docker-net"
+#define WEB_NETWORK_XML                                                                            \
+	"<network><name>" WEB_NETWORK "</name><bridge name='ucvdock0'/>"                           \
+	"<ip address='192.168.123.1' netmask='255.255.255.0'><dhcp>"                               \
+	"<range start='192.168.123.10' end='192.168.123.250'/></dhcp></ip></network>"
+
+/* An isolated network with DHCP inside the private libvirtd's namespace, made once. */
+static void
+ensure_web_network(void)
+{
+	virConnectPtr conn = virConnectOpen(g_getenv("UCV_TEST_LIBVIRT_URI"));
+	virNetworkPtr net;
+
+	g_assert_nonnull(conn);
+	net = virNetworkLookupByName(conn, WEB_NETWORK);
+	if (net == NULL)
+		net = virNetworkCreateXML(conn, WEB_NETWORK_XML);
+	if (net == NULL)
+		g_error("cannot create the test network: %s", virGetLastError()->message);
+	virNetworkFree(net);
+	virConnectClose(conn);
+}
+
+UcvHarness *
+ucv_docker_harness_new_web(void)
+{
+	g_autofree gchar *extra = g_strdup_printf("[libvirt]\nnetwork = %s\n[web]\ndomain = %s\n",
+						  WEB_NETWORK, UCV_DOCKER_WEB_DOMAIN);
+
+	ensure_web_network();
+	return docker_harness(NULL, 120, extra);
+}
+
+static gchar *
+header_value(const gchar *head, const gchar *name)
+{
+	g_auto(GStrv) lines = g_strsplit(head, "\r\n", -1);
+
+	for (guint i = 1; lines[i] != NULL; i++) {
+		const gchar *colon = strchr(lines[i], ':');
+		if (colon != NULL && (gsize)(colon - lines[i]) == strlen(name) &&
+		    g_ascii_strncasecmp(lines[i], name, strlen(name)) == 0)
+			return g_strstrip(g_strdup(colon + 1));
+	}
+	return NULL;
+}
+
+gchar *
+ucv_docker_http_get(guint port, const gchar *host, const gchar *path, const gchar *cookie,
+		    guint *status, gchar **set_cookie)
+{
+	g_autoptr(GSocketClient) client = g_socket_client_new();
+	g_autoptr(GSocketConnection) conn = NULL;
+	g_autofree gchar *request =
+		g_strdup_printf("GET %s HTTP/1.1\r\nHost: %s\r\n%s%s%sConnection: close\r\n\r\n",
+				path, host, cookie != NULL ? "Cookie: " : "",
+				cookie != NULL ? cookie : "", cookie != NULL ? "\r\n" : "");
+	g_autoptr(GByteArray) answer = g_byte_array_new();
+	g_autoptr(GError) error = NULL;
+	g_autofree gchar *text = NULL;
+	g_autofree gchar *cookie_header = NULL;
+	guint8 buf[16384];
+	gssize n;
+	gchar *body;
+
+	conn = g_socket_client_connect_to_host(client, "127.0.0.1", port, NULL, &error);
+	g_assert_no_error(error);
+	g_output_stream_write_all(g_io_stream_get_output_stream(G_IO_STREAM(conn)), request,
+				  strlen(request), NULL, NULL, &error);
+	g_assert_no_error(error);
+	while ((n = g_input_stream_read(g_io_stream_get_input_stream(G_IO_STREAM(conn)), buf,
+					sizeof(buf), NULL, &error)) > 0)
+		g_byte_array_append(answer, buf, n);
+	g_assert_no_error(error);
+	text = g_strndup((const gchar *)answer->data, answer->len);
+	body = strstr(text, "\r\n\r\n");
+	g_assert_nonnull(body);
+	*body = '\0';
+	*status = (guint)g_ascii_strtoull(text + strlen("HTTP/1.1 "), NULL, 10);
+	cookie_header = header_value(text, "Set-Cookie");
+	if (set_cookie != NULL)
+		*set_cookie = cookie_header != NULL
+				      ? g_strndup(cookie_header, strcspn(cookie_header, ";"))
+				      : NULL;
+	/* a chunked body is good enough for the tests' substring checks */
+	return g_strdup(body + 4);
 }
 
 UcvHarness *
@@ -178,6 +278,11 @@ ucv_docker_job_json(const gchar *job_id, const UcvDockerJob *spec)
 	g_autofree gchar *vals = relaxed(spec->values);
 	g_autofree gchar *res = relaxed(spec->resources);
 	g_autofree gchar *env = relaxed(spec->environment);
+	g_autofree gchar *vnc =
+		spec->vnc_port != 0
+			? g_strdup_printf("{\"port\":%u,\"password\":\"%s\"}", spec->vnc_port,
+					  spec->vnc_password != NULL ? spec->vnc_password : "")
+			: g_strdup("null");
 	g_autofree gchar *web = spec->web_port != 0
 					? g_strdup_printf("{\"port\":%u}", spec->web_port)
 					: g_strdup("null");
@@ -195,14 +300,14 @@ ucv_docker_job_json(const gchar *job_id, const UcvDockerJob *spec)
 		"\"invocation\":{\"tool\":{\"name\":\"acme-batch\",\"version\":\"1.0.0\","
 		"\"tool\":{\"description\":{\"backend\":\"DOCKER\",\"image\":\"%s\"}}},"
 		"\"invocation\":%s,\"parameters\":%s,\"environment\":%s,"
-		"\"applicationType\":\"%s\",\"vnc\":null,\"web\":%s,"
+		"\"applicationType\":\"%s\",\"vnc\":%s,\"web\":%s,"
 		"\"container\":{\"changeWorkingDirectory\":true,\"runAsRoot\":%s,"
 		"\"runAsRealUser\":false}}},"
 		"\"resolvedProduct\":{\"name\":\"test-vm\",\"category\":{\"name\":\"test-vm\","
 		"\"provider\":\"test\"},\"cpu\":1,\"memoryInGigs\":1,\"gpu\":0}}}",
 		job_id, vals, res, spec->image != NULL ? spec->image : UCV_DOCKER_IMAGE, inv,
-		params, env, spec->application_type != NULL ? spec->application_type : "BATCH", web,
-		spec->run_as_root ? "true" : "false");
+		params, env, spec->application_type != NULL ? spec->application_type : "BATCH", vnc,
+		web, spec->run_as_root ? "true" : "false");
 }
 
 void
@@ -212,6 +317,26 @@ ucv_docker_start_job(UcvHarness *h, const gchar *job_id, const UcvDockerJob *spe
 
 	ucv_harness_post_jobs(h, "/ucloud/test/jobs", job);
 	g_free(ucv_harness_wait_state(h, job_id, "RUNNING", RUN_TIMEOUT_S));
+}
+
+JsonObject *
+ucv_docker_open_session(UcvHarness *h, const gchar *job_id, const UcvDockerJob *spec,
+			const gchar *session_type)
+{
+	g_autofree gchar *job = ucv_docker_job_json(job_id, spec);
+	g_autofree gchar *body = g_strdup_printf(
+		"{\"items\":[{\"job\":%s,\"rank\":0,\"sessionType\":\"%s\",\"target\":null}]}", job,
+		session_type);
+	g_autoptr(JsonNode) reply = NULL;
+	JsonArray *responses;
+	guint status = 0;
+
+	reply = ucv_harness_call(h, "POST", "/ucloud/test/jobs/interactiveSession", body, &status);
+	g_assert_cmpuint(status, ==, 200);
+	g_assert_nonnull(reply);
+	responses = json_object_get_array_member(json_node_get_object(reply), "responses");
+	g_assert_cmpuint(json_array_get_length(responses), ==, 1);
+	return json_object_ref(json_array_get_object_element(responses, 0));
 }
 
 void

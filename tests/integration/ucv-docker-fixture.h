@@ -18,6 +18,8 @@ typedef struct {
 	const gchar *image;            /* NULL: UCV_DOCKER_IMAGE */
 	const gchar *application_type; /* NULL: BATCH */
 	guint web_port;                /* WEB applications */
+	guint vnc_port;                /* VNC applications */
+	const gchar *vnc_password;
 	gboolean run_as_root;
 	const gchar *invocation;
 	const gchar *parameters;
@@ -42,12 +44,29 @@ gchar *ucv_docker_drive_path(const gchar *relative);
 UcvHarness *ucv_docker_harness_new(void);
 /* The same with another initrd (NULL: this build's) and agent-timeout. */
 UcvHarness *ucv_docker_harness_new_full(const gchar *initrd, guint agent_timeout_s);
+/* The same with `extra_ini` appended to the daemon's config (later keys win). */
+UcvHarness *ucv_docker_harness_new_with(const gchar *extra_ini);
+/* The same on a libvirt network with DHCP (defined in the private libvirtd once) and
+ * [web] domain = UCV_DOCKER_WEB_DOMAIN, for web applications. */
+UcvHarness *ucv_docker_harness_new_web(void);
+#define UCV_DOCKER_WEB_DOMAIN "apps.test"
+
+/* A plain HTTP/1.1 GET to the daemon at 127.0.0.1:port with an explicit Host (web applications
+ * are told apart by it) and optional Cookie header; returns the body, sets *status and, when
+ * the answer sets a cookie, *set_cookie (its name=value). */
+gchar *ucv_docker_http_get(guint port, const gchar *host, const gchar *path, const gchar *cookie,
+			   guint *status, gchar **set_cookie);
+
 /* How many requests in the registry's access log contain `needle` (e.g. a blob's path). */
 guint ucv_docker_registry_count(const gchar *needle);
 /* A current-form Job of a DOCKER application (the test-vm product: 1 CPU, 1 GiB). */
 gchar *ucv_docker_job_json(const gchar *job_id, const UcvDockerJob *spec);
 /* Creates the job and waits until it is RUNNING. */
 void ucv_docker_start_job(UcvHarness *h, const gchar *job_id, const UcvDockerJob *spec);
+/* interactiveSession of `session_type` ("SHELL", "WEB", …) for rank 0 of the job, as Core asks
+ * for it; asserts a 200 answer and returns its one response. */
+JsonObject *ucv_docker_open_session(UcvHarness *h, const gchar *job_id, const UcvDockerJob *spec,
+				    const gchar *session_type);
 /* Runs the main loop until the rank's container host is gone (its domain undefined). */
 void ucv_docker_wait_domain_gone(UcvHarness *h, const gchar *job_id);
 
