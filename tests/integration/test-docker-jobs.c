@@ -421,6 +421,49 @@ test_vnc_app(void)
 	g_assert_cmpstr(json_object_get_string_member(session, "password"), ==, "s3cret");
 }
 
+/* With the container host installed, a web domain and a network, products say what DOCKER
+ * jobs get here. */
+static void
+test_products(void)
+{
+	const gchar *const offered[] = {"enabled", "logs", "terminal",
+					"web",     "vnc",  "timeExtension"};
+	g_autoptr(UcvHarness) h = ucv_docker_harness_new_web();
+	g_autoptr(JsonNode) reply = NULL;
+	JsonObject *support;
+	JsonObject *docker;
+	guint status = 0;
+
+	reply = ucv_harness_call(h, "GET", "/ucloud/test/jobs/retrieveProducts", NULL, &status);
+	g_assert_cmpuint(status, ==, 200);
+	support = json_array_get_object_element(
+		json_object_get_array_member(json_node_get_object(reply), "responses"), 0);
+	docker = json_object_get_object_member(support, "docker");
+	for (guint i = 0; i < G_N_ELEMENTS(offered); i++) {
+		if (!json_object_get_boolean_member(docker, offered[i]))
+			g_error("docker.%s is not offered", offered[i]);
+	}
+}
+
+/* A registry nobody answers at fails the job, naming the image. */
+static void
+test_registry_unreachable(void)
+{
+	g_autoptr(UcvHarness) h =
+		ucv_docker_harness_new_with("[container]\ninsecure-registries = 127.0.0.1:9\n");
+	g_autofree gchar *job_id = ucv_harness_new_job_id();
+	UcvDockerJob unreachable = acme_job;
+	g_autofree gchar *job = NULL;
+	g_autofree gchar *status = NULL;
+
+	unreachable.image = "127.0.0.1:9/acme/batch:1.0.0";
+	job = ucv_docker_job_json(job_id, &unreachable);
+	ucv_harness_post_jobs(h, "/ucloud/test/jobs", job);
+	status = ucv_harness_wait_state(h, job_id, "FAILURE", RUN_TIMEOUT_S);
+	if (strstr(status, "127.0.0.1:9/acme/batch:1.0.0 is not available") == NULL)
+		g_error("the status does not explain: %s", status);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -431,7 +474,9 @@ main(int argc, char **argv)
 	g_test_init(&argc, &argv, NULL);
 	ucv_docker_fixture_setup();
 	g_test_add_func("/docker/batch", test_batch);
+	g_test_add_func("/docker/products", test_products);
 	g_test_add_func("/docker/unknown-image", test_unknown_image);
+	g_test_add_func("/docker/registry-unreachable", test_registry_unreachable);
 	g_test_add_func("/docker/one-pull", test_one_pull);
 	g_test_add_func("/docker/agent-silent", test_agent_silent);
 	g_test_add_func("/docker/hostile-image", test_hostile_image);
