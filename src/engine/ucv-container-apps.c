@@ -19,52 +19,59 @@ is_web_app(UcvJob *job)
 }
 
 gboolean
-ucv_engine_check_web_app(UcvEngine *self, const gchar *job_id, guint rank, GError **error)
-{
-	g_autoptr(UcvStoredJob) stored = NULL;
-
-	g_return_val_if_fail(UCV_IS_ENGINE(self), FALSE);
-
-	if (!ucv_engine_check_console(self, job_id, rank, error))
-		return FALSE;
-	stored = ucv_store_lookup_job(self->store, job_id, error);
-	if (stored == NULL)
-		return FALSE;
-	if (!is_web_app(stored->job)) {
-		g_set_error(error, UCV_ERROR, UCV_ERROR_INVALID,
-			    _("Job %s does not run a web application"), job_id);
-		return FALSE;
-	}
-	return TRUE;
-}
-
-gboolean
 ucv_engine_is_vnc_app(UcvJob *job)
 {
 	return job->backend == UCV_BACKEND_DOCKER && g_strcmp0(job->application_type, "VNC") == 0 &&
 	       job->vnc_port != 0;
 }
 
-gboolean
-ucv_engine_check_display(UcvEngine *self, const gchar *job_id, guint rank, GError **error)
+/* The rank may be reached (ucv_engine_check_console) and the job passes `serves`; else the
+ * error says `why_format`, formatted with the job id. */
+static gboolean G_GNUC_PRINTF(6, 7)
+	check_serves(UcvEngine *self, const gchar *job_id, guint rank, gboolean (*serves)(UcvJob *),
+		     GError **error, const gchar *why_format, ...)
 {
 	g_autoptr(UcvStoredJob) stored = NULL;
-
-	g_return_val_if_fail(UCV_IS_ENGINE(self), FALSE);
+	g_autofree gchar *why = NULL;
+	va_list args;
 
 	if (!ucv_engine_check_console(self, job_id, rank, error))
 		return FALSE;
 	stored = ucv_store_lookup_job(self->store, job_id, error);
 	if (stored == NULL)
 		return FALSE;
-	if (stored->job->backend == UCV_BACKEND_DOCKER && !ucv_engine_is_vnc_app(stored->job)) {
-		g_set_error(error, UCV_ERROR, UCV_ERROR_INVALID,
+	if (serves(stored->job))
+		return TRUE;
+	va_start(args, why_format);
+	why = g_strdup_vprintf(why_format, args);
+	va_end(args);
+	g_set_error_literal(error, UCV_ERROR, UCV_ERROR_INVALID, why);
+	return FALSE;
+}
+
+gboolean
+ucv_engine_check_web_app(UcvEngine *self, const gchar *job_id, guint rank, GError **error)
+{
+	g_return_val_if_fail(UCV_IS_ENGINE(self), FALSE);
+	return check_serves(self, job_id, rank, is_web_app, error,
+			    _("Job %s does not run a web application"), job_id);
+}
+
+/* Every machine has a screen; a container only when its application is a VNC application. */
+static gboolean
+has_display(UcvJob *job)
+{
+	return job->backend != UCV_BACKEND_DOCKER || ucv_engine_is_vnc_app(job);
+}
+
+gboolean
+ucv_engine_check_display(UcvEngine *self, const gchar *job_id, guint rank, GError **error)
+{
+	g_return_val_if_fail(UCV_IS_ENGINE(self), FALSE);
+	return check_serves(self, job_id, rank, has_display, error,
 			    _("Job %s has no remote desktop: its application is not a VNC "
 			      "application"),
 			    job_id);
-		return FALSE;
-	}
-	return TRUE;
 }
 
 gchar *

@@ -627,15 +627,8 @@ bench_image_preparation(void)
 int
 main(int argc, char **argv)
 {
-	gint rc;
-
-	/* first, while single-threaded: the daemon's folder mounts must be where libvirtd looks */
-	ucv_harness_enter_libvirt_namespaces();
-	g_test_init(&argc, &argv, NULL);
-	ucv_docker_fixture_setup();
+	ucv_docker_test_init(&argc, &argv);
 	g_test_add_func("/bench/docker/create-to-first-output", bench_create_to_first_output);
 	g_test_add_func("/bench/docker/image-preparation", bench_image_preparation);
-	rc = g_test_run();
-	ucv_docker_fixture_teardown();
-	return rc;
+	return ucv_docker_test_run();
 }

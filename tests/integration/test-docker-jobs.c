@@ -467,12 +467,7 @@ test_registry_unreachable(void)
 int
 main(int argc, char **argv)
 {
-	gint rc;
-
-	/* first, while single-threaded: the daemon's folder mounts must be where libvirtd looks */
-	ucv_harness_enter_libvirt_namespaces();
-	g_test_init(&argc, &argv, NULL);
-	ucv_docker_fixture_setup();
+	ucv_docker_test_init(&argc, &argv);
 	g_test_add_func("/docker/batch", test_batch);
 	g_test_add_func("/docker/products", test_products);
 	g_test_add_func("/docker/unknown-image", test_unknown_image);
@@ -482,7 +477,5 @@ main(int argc, char **argv)
 	g_test_add_func("/docker/hostile-image", test_hostile_image);
 	g_test_add_func("/docker/web-app", test_web_app);
 	g_test_add_func("/docker/vnc-app", test_vnc_app);
-	rc = g_test_run();
-	ucv_docker_fixture_teardown();
-	return rc;
+	return ucv_docker_test_run();
 }

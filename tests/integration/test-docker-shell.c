@@ -251,15 +251,8 @@ test_shell_as_root(void)
 int
 main(int argc, char **argv)
 {
-	gint rc;
-
-	/* first, while single-threaded: the daemon's folder mounts must be where libvirtd looks */
-	ucv_harness_enter_libvirt_namespaces();
-	g_test_init(&argc, &argv, NULL);
-	ucv_docker_fixture_setup();
+	ucv_docker_test_init(&argc, &argv);
 	g_test_add_func("/docker-shell/shell", test_shell);
 	g_test_add_func("/docker-shell/as-root", test_shell_as_root);
-	rc = g_test_run();
-	ucv_docker_fixture_teardown();
-	return rc;
+	return ucv_docker_test_run();
 }

@@ -69,8 +69,8 @@ stop_registry(void)
 	g_free(run_script(argv));
 }
 
-void
-ucv_docker_fixture_setup(void)
+static void
+fixture_setup(void)
 {
 	g_autoptr(GError) error = NULL;
 
@@ -82,8 +82,8 @@ ucv_docker_fixture_setup(void)
 	fixture.digest = push_test_image("acme/batch:1.0.0");
 }
 
-void
-ucv_docker_fixture_teardown(void)
+static void
+fixture_teardown(void)
 {
 	/* the daemons are gone and their folders unstaged: a plain tree is left */
 	const gchar *rm[] = {"rm", "-rf", "--one-file-system", fixture.dir, NULL};
@@ -95,6 +95,23 @@ ucv_docker_fixture_teardown(void)
 	g_clear_pointer(&fixture.dir, g_free);
 	g_clear_pointer(&fixture.drive_root, g_free);
 	g_clear_pointer(&fixture.digest, g_free);
+}
+
+void
+ucv_docker_test_init(int *argc, char ***argv)
+{
+	ucv_harness_enter_libvirt_namespaces();
+	g_test_init(argc, argv, NULL);
+	fixture_setup();
+}
+
+int
+ucv_docker_test_run(void)
+{
+	int rc = g_test_run();
+
+	fixture_teardown();
+	return rc;
 }
 
 const gchar *

@@ -28,9 +28,12 @@ typedef struct {
 	const gchar *resources;
 } UcvDockerJob;
 
-/* Starts the registry and pushes the test image (once per test program), before any test. */
-void ucv_docker_fixture_setup(void);
-void ucv_docker_fixture_teardown(void);
+/* A DOCKER test program's start: joins the private libvirtd's namespaces (while the process has
+ * one thread: the daemon's folder mounts must be where libvirtd looks), g_test_init, then the
+ * registry with the test image. Tests are added after it; ucv_docker_test_run runs them and
+ * stops the registry. */
+void ucv_docker_test_init(int *argc, char ***argv);
+int ucv_docker_test_run(void);
 /* The test image's manifest digest. */
 const gchar *ucv_docker_fixture_digest(void);
 
