@@ -47,6 +47,8 @@ typedef struct {
 	UcvImageProgressFunc progress;
 	gpointer progress_data;
 	UcvImageRef *ref;
+	UcvImagePull *pull; /* the pull it waits for, while it waits */
+	gulong cancelled_id;
 } UcvImageWaiter;
 
 void
@@ -123,6 +125,52 @@ pull_free(UcvImagePull *pull)
 	g_free(pull);
 }
 
+static void
+waiter_stop_waiting(GTask *task)
+{
+	UcvImageWaiter *waiter = g_task_get_task_data(task);
+
+	waiter->pull = NULL;
+	g_cancellable_disconnect(g_task_get_cancellable(task), waiter->cancelled_id);
+	waiter->cancelled_id = 0;
+}
+
+/* A job that gives up (a terminate) stops waiting at once; the pull goes on for the others and
+ * for the cache. From an idle: the cancel handler itself may neither disconnect nor call back. */
+static gboolean
+drop_cancelled_waiter(gpointer user_data)
+{
+	g_autoptr(GTask) task = user_data;
+	UcvImageWaiter *waiter = g_task_get_task_data(task);
+	UcvImagePull *pull = waiter->pull;
+
+	if (pull == NULL)
+		return G_SOURCE_REMOVE;
+	waiter_stop_waiting(task);
+	g_task_return_error_if_cancelled(task);
+	g_ptr_array_remove(pull->waiters, task);
+	return G_SOURCE_REMOVE;
+}
+
+static void
+on_waiter_cancelled(GCancellable *cancellable, gpointer user_data)
+{
+	g_idle_add(drop_cancelled_waiter, g_object_ref(user_data));
+}
+
+static void
+pull_add_waiter(UcvImagePull *pull, GTask *task)
+{
+	UcvImageWaiter *waiter = g_task_get_task_data(task);
+	GCancellable *cancellable = g_task_get_cancellable(task);
+
+	g_ptr_array_add(pull->waiters, g_object_ref(task));
+	waiter->pull = pull;
+	if (cancellable != NULL)
+		waiter->cancelled_id = g_cancellable_connect(
+			cancellable, G_CALLBACK(on_waiter_cancelled), task, NULL);
+}
+
 /* Ends the pull for everyone waiting: the image, or the error. */
 static void
 pull_finish(UcvImagePull *pull, const GError *error)
@@ -136,6 +184,7 @@ pull_finish(UcvImagePull *pull, const GError *error)
 	g_hash_table_remove(self->pulls, digest);
 	for (guint i = 0; i < waiters->len; i++) {
 		GTask *task = g_ptr_array_index(waiters, i);
+		waiter_stop_waiting(task);
 		if (error != NULL)
 			g_task_return_error(task, g_error_copy(error));
 		else
@@ -313,7 +362,7 @@ start_pull(UcvImageStore *self, GTask *task, UcvImageManifest *manifest)
 	g_free(pull->ref->digest);
 	pull->ref->digest = g_strdup(manifest->digest);
 	pull->waiters = g_ptr_array_new_with_free_func(g_object_unref);
-	g_ptr_array_add(pull->waiters, g_object_ref(task));
+	pull_add_waiter(pull, task);
 	pull->work_dir = g_mkdtemp(g_steal_pointer(&template));
 	g_hash_table_insert(self->pulls, g_strdup(manifest->digest), pull);
 	if (pull->work_dir == NULL) {
@@ -352,7 +401,7 @@ on_manifest(GObject *source, GAsyncResult *res, gpointer user_data)
 	}
 	pull = g_hash_table_lookup(self->pulls, manifest->digest);
 	if (pull != NULL) {
-		g_ptr_array_add(pull->waiters, g_object_ref(task));
+		pull_add_waiter(pull, task);
 		ucv_image_manifest_free(manifest);
 		return;
 	}

@@ -159,6 +159,37 @@ test_shared_pull(Fixture *f, gconstpointer data)
 	g_assert_cmpuint(ucv_fake_registry_count(f->registry, layer_prefix), ==, 2);
 }
 
+/* A job that gives up while its image is being pulled hears so at once; the pull goes on for
+ * the other job and for the cache. */
+static void
+test_cancelled_waiter(Fixture *f, gconstpointer data)
+{
+	g_autoptr(UcvImageStore) store =
+		ucv_image_store_new(f->dir, f->client, 64 * 1024 * 1024, 1024 * 1024 * 1024);
+	g_autofree gchar *digest = publish(f, "acme/batch", "hello from the image\n");
+	g_autofree gchar *image = image_name(f, "acme/batch");
+	g_autoptr(GCancellable) cancellable = g_cancellable_new();
+	g_autoptr(GError) error = NULL;
+	g_autoptr(UcvStoredImage) gave_up = NULL;
+	g_autoptr(UcvStoredImage) stayed = NULL;
+	Wait one = {0}, two = {0};
+
+	ucv_image_store_ensure_async(store, image, NULL, NULL, cancellable, on_done, &one);
+	ucv_image_store_ensure_async(store, image, NULL, NULL, NULL, on_done, &two);
+	/* once the pull runs: the first waiter is in it */
+	while (ucv_fake_registry_count(f->registry, "/v2/acme/batch/blobs/") == 0)
+		g_main_context_iteration(NULL, TRUE);
+	g_cancellable_cancel(cancellable);
+	gave_up = finish(store, &one, &error);
+	g_assert_error(error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+	g_assert_null(gave_up);
+	g_assert_null(two.res);
+	g_clear_error(&error);
+	stayed = finish(store, &two, &error);
+	g_assert_no_error(error);
+	g_assert_cmpstr(stayed->digest, ==, digest);
+}
+
 static void
 test_refused(Fixture *f, gconstpointer data)
 {
@@ -218,6 +249,7 @@ main(int argc, char **argv)
 	g_test_init(&argc, &argv, NULL);
 #define ADD(path, fn) g_test_add(path, Fixture, NULL, fixture_set_up, fn, fixture_tear_down)
 	ADD("/image-store/shared-pull", test_shared_pull);
+	ADD("/image-store/cancelled-waiter", test_cancelled_waiter);
 	ADD("/image-store/refused", test_refused);
 	ADD("/image-store/trim", test_trim);
 #undef ADD
