@@ -1,9 +1,11 @@
-/* Test clean-up of temporary trees. */
+/* Test clean-up of temporary trees and of mounts. */
 #include "config.h"
 
 #include "ucv-test-files.h"
 
 #include <glib/gstdio.h>
+#include <sched.h>
+#include <sys/mount.h>
 
 void
 ucv_test_remove_tree(const gchar *path)
@@ -21,4 +23,12 @@ ucv_test_remove_tree(const gchar *path)
 			g_unlink(child);
 	}
 	g_rmdir(path);
+}
+
+void
+ucv_test_enter_mount_namespace(void)
+{
+	g_assert_cmpint(unshare(CLONE_NEWNS), ==, 0);
+	g_assert_cmpint(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL), ==, 0);
+	g_assert_cmpint(mount(NULL, "/", NULL, MS_REC | MS_SHARED, NULL), ==, 0);
 }

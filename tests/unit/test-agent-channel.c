@@ -4,32 +4,22 @@
 #include "config.h"
 
 #include <string.h>
-#include <sys/socket.h>
 
 #include "agent/ucv-agent-frame.h"
 #include "container/ucv-agent-channel.h"
 #include "model/ucv-error.h"
+#include "ucv-fake-agent.h"
 #include "ucv-test-files.h"
 
 #define SMALL_SNDBUF 4096
 
 typedef struct {
-	GSocket *guest; /* the fake agent's end, spoken by hand */
-	GIOStream *host_stream;
+	UcvFakeAgent *agent;
 	UcvAgentChannel *channel;
-	UcvAgentDecoder *decoder; /* reads what the channel writes, as the agent does */
-	GPtrArray *events;        /* what the channel emitted, as text, in order */
+	GPtrArray *events; /* what the channel emitted, as text, in order */
 	guint closed_count;
 	guint watchdog_id;
 } Fixture;
-
-/* A hung test fails here instead of waiting for the harness to kill it. */
-static gboolean
-watchdog_cb(gpointer user_data)
-{
-	g_error("test timed out");
-	return G_SOURCE_REMOVE;
-}
 
 static gchar *
 bytes_text(GBytes *bytes)
@@ -110,27 +100,13 @@ static Fixture *
 fixture_new_full(gint host_sndbuf)
 {
 	Fixture *fx = g_new0(Fixture, 1);
-	g_autoptr(GSocket) host = NULL;
-	g_autoptr(GError) error = NULL;
-	int fds[2];
 
-	g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), ==, 0);
-	fx->guest = g_socket_new_from_fd(fds[0], &error);
-	g_assert_no_error(error);
-	host = g_socket_new_from_fd(fds[1], &error);
-	g_assert_no_error(error);
-	if (host_sndbuf > 0)
-		g_assert_true(
-			g_socket_set_option(host, SOL_SOCKET, SO_SNDBUF, host_sndbuf, &error));
-	g_assert_no_error(error);
-	fx->host_stream = G_IO_STREAM(g_socket_connection_factory_create_connection(host));
-	fx->channel = ucv_agent_channel_new(fx->host_stream);
-	fx->decoder = g_new0(UcvAgentDecoder, 1);
-	ucv_agent_decoder_init(fx->decoder, UCV_AGENT_PEER_HOST);
+	fx->agent = ucv_fake_agent_new_full(host_sndbuf);
+	fx->channel = ucv_agent_channel_new(ucv_fake_agent_get_host_stream(fx->agent));
 	fx->events = g_ptr_array_new_with_free_func(g_free);
 	connect_signals(fx);
 	ucv_agent_channel_start(fx->channel);
-	fx->watchdog_id = g_timeout_add_seconds(30, watchdog_cb, NULL);
+	fx->watchdog_id = ucv_test_add_watchdog(30);
 	return fx;
 }
 
@@ -140,70 +116,31 @@ fixture_new(void)
 	return fixture_new_full(0);
 }
 
+static GIOStream *
+host_stream(Fixture *fx)
+{
+	return ucv_fake_agent_get_host_stream(fx->agent);
+}
+
 /* Also proves that nothing in flight still holds the channel once it is closed. */
 static void
 fixture_free(Fixture *fx)
 {
 	ucv_agent_channel_close(fx->channel);
-	g_object_add_weak_pointer(G_OBJECT(fx->channel), (gpointer *)&fx->channel);
-	g_object_unref(fx->channel);
-	while (fx->channel != NULL)
-		g_main_context_iteration(NULL, TRUE);
-	g_assert_true(g_io_stream_is_closed(fx->host_stream));
+	ucv_test_unref_and_wait(g_steal_pointer(&fx->channel));
+	g_assert_true(g_io_stream_is_closed(host_stream(fx)));
 	g_clear_handle_id(&fx->watchdog_id, g_source_remove);
-	g_clear_object(&fx->host_stream);
-	g_clear_object(&fx->guest);
-	g_free(fx->decoder);
+	ucv_fake_agent_free(fx->agent);
 	g_ptr_array_unref(fx->events);
 	g_free(fx);
 }
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(Fixture, fixture_free)
 
-/* Runs what is ready, so that whatever should not happen would have by now. */
-static void
-settle(void)
-{
-	while (g_main_context_iteration(NULL, FALSE))
-		;
-}
-
-static void
-wait_events(Fixture *fx, guint n)
-{
-	while (fx->events->len < n)
-		g_main_context_iteration(NULL, TRUE);
-}
-
-/* Exactly these, and nothing more after the loop has run dry. */
-static void
-assert_events(Fixture *fx, const gchar *const *expected)
-{
-	guint n = g_strv_length((gchar **)expected);
-
-	wait_events(fx, n);
-	settle();
-	for (guint i = 0; i < MIN(n, fx->events->len); i++)
-		g_assert_cmpstr(g_ptr_array_index(fx->events, i), ==, expected[i]);
-	g_assert_cmpuint(fx->events->len, ==, n);
-}
-
-/* A frame as the agent's encoder writes it. */
-static void
-append_frame(GByteArray *out, guint8 type, guint32 channel, const void *payload, gsize len)
-{
-	guint start = out->len;
-
-	g_byte_array_set_size(out, start + UCV_AGENT_FRAME_HEADER + len);
-	g_assert_cmpuint(ucv_agent_frame_encode(out->data + start, UCV_AGENT_FRAME_HEADER + len,
-						UCV_AGENT_PEER_GUEST, type, channel, payload, len),
-			 ==, UCV_AGENT_FRAME_HEADER + len);
-}
-
 static void
 append_text(GByteArray *out, guint8 type, guint32 channel, const gchar *text)
 {
-	append_frame(out, type, channel, text, strlen(text));
+	ucv_fake_agent_append_frame(out, type, channel, text, strlen(text));
 }
 
 static void
@@ -245,143 +182,24 @@ append_raw(GByteArray *out, guint32 len_field, guint8 type, guint32 channel, con
 	g_byte_array_append(out, payload, payload_len);
 }
 
-/* Small writes fit the socket buffer, so the agent may block without the channel's loop. */
 static void
-guest_write(Fixture *fx, const guint8 *data, gsize len)
+agent_send(Fixture *fx, GByteArray *out)
 {
-	gsize done = 0;
-
-	while (done < len) {
-		g_autoptr(GError) error = NULL;
-		gssize n = g_socket_send_with_blocking(fx->guest, (const gchar *)data + done,
-						       len - done, TRUE, NULL, &error);
-
-		g_assert_no_error(error);
-		done += n;
-	}
-}
-
-static void
-guest_send(Fixture *fx, GByteArray *out)
-{
-	guest_write(fx, out->data, out->len);
+	ucv_fake_agent_write(fx->agent, out->data, out->len);
 	g_byte_array_set_size(out, 0);
 }
 
-/* Reads up to `len` bytes, running the channel's loop until some arrive; 0 at EOF. */
-static gsize
-guest_read_some(Fixture *fx, guint8 *buf, gsize len)
-{
-	for (;;) {
-		g_autoptr(GError) error = NULL;
-		gssize n = g_socket_receive_with_blocking(fx->guest, (gchar *)buf, len, FALSE, NULL,
-							  &error);
-
-		if (n >= 0)
-			return n;
-		g_assert_error(error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK);
-		g_main_context_iteration(NULL, TRUE);
-	}
-}
-
 static void
-guest_read_exact(Fixture *fx, guint8 *buf, gsize len)
+agent_expect_exit_ack(Fixture *fx)
 {
-	gsize done = 0;
-
-	while (done < len) {
-		gsize n = guest_read_some(fx, buf + done, len - done);
-
-		g_assert_cmpuint(n, >, 0);
-		done += n;
-	}
-}
-
-static void
-guest_expect_eof(Fixture *fx)
-{
-	guint8 byte;
-
-	g_assert_cmpuint(guest_read_some(fx, &byte, 1), ==, 0);
-}
-
-typedef struct {
-	guint8 type;
-	guint32 channel;
-	GBytes *payload;
-} HostFrame;
-
-static void
-host_frame_free(HostFrame *frame)
-{
-	g_bytes_unref(frame->payload);
-	g_free(frame);
-}
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(HostFrame, host_frame_free)
-
-/* The next frame the channel wrote, checked by the agent's own decoder. */
-static HostFrame *
-guest_read_frame(Fixture *fx)
-{
-	g_autofree guint8 *buf = g_malloc(UCV_AGENT_FRAME_MAX);
-	HostFrame *got = g_new0(HostFrame, 1);
-	UcvAgentFrame frame;
-	gsize used = 0;
-	guint32 len;
-
-	guest_read_exact(fx, buf, 4);
-	len = (guint32)buf[0] << 24 | (guint32)buf[1] << 16 | (guint32)buf[2] << 8 | buf[3];
-	g_assert_cmpuint(len, >=, 5);
-	g_assert_cmpuint(len, <=, UCV_AGENT_FRAME_MAX - 4);
-	guest_read_exact(fx, buf + 4, len);
-	g_assert_cmpint(ucv_agent_decoder_feed(fx->decoder, buf, 4 + len, &used, &frame), ==,
-			UCV_AGENT_FEED_FRAME);
-	g_assert_cmpuint(used, ==, 4 + len);
-	got->type = frame.type;
-	got->channel = frame.channel;
-	got->payload = g_bytes_new(frame.payload, frame.payload_len);
-	return got;
-}
-
-static void
-guest_expect_frame(Fixture *fx, guint8 type, guint32 channel, const void *payload, gsize len)
-{
-	g_autoptr(HostFrame) got = guest_read_frame(fx);
-
-	g_assert_cmpstr(ucv_agent_frame_type_name(got->type), ==, ucv_agent_frame_type_name(type));
-	g_assert_cmpuint(got->channel, ==, channel);
-	g_assert_cmpmem(g_bytes_get_data(got->payload, NULL), g_bytes_get_size(got->payload),
-			payload, len);
-}
-
-static void
-guest_expect_exit_ack(Fixture *fx)
-{
-	guest_expect_frame(fx, UCV_AGENT_FRAME_EXIT_ACK, 0, NULL, 0);
-}
-
-static void
-store_result_cb(GObject *source, GAsyncResult *res, gpointer user_data)
-{
-	GAsyncResult **slot = user_data;
-
-	g_assert_null(*slot);
-	*slot = g_object_ref(res);
-}
-
-static GAsyncResult *
-wait_result(GAsyncResult **slot)
-{
-	while (*slot == NULL)
-		g_main_context_iteration(NULL, TRUE);
-	return *slot;
+	ucv_fake_agent_expect_frame(fx->agent, UCV_AGENT_FRAME_EXIT_ACK, 0, NULL, 0);
 }
 
 static void
 send_data_start(Fixture *fx, guint channel, GBytes *data, GAsyncResult **slot)
 {
-	ucv_agent_channel_send_data_async(fx->channel, channel, data, NULL, store_result_cb, slot);
+	ucv_agent_channel_send_data_async(fx->channel, channel, data, NULL,
+					  ucv_test_store_result_cb, slot);
 }
 
 static void
@@ -392,7 +210,8 @@ assert_send_fails_closed(Fixture *fx)
 	g_autoptr(GError) error = NULL;
 
 	send_data_start(fx, 1, data, &res);
-	g_assert_false(ucv_agent_channel_send_data_finish(fx->channel, wait_result(&res), &error));
+	g_assert_false(ucv_agent_channel_send_data_finish(fx->channel, ucv_test_wait_result(&res),
+							  &error));
 	g_assert_error(error, G_IO_ERROR, G_IO_ERROR_CLOSED);
 }
 
@@ -413,7 +232,7 @@ run_loop_for_ms(guint ms)
 	gint64 until = g_get_monotonic_time() + ms * 1000;
 
 	while (g_get_monotonic_time() < until) {
-		settle();
+		ucv_test_settle();
 		g_usleep(1000);
 	}
 }
@@ -428,22 +247,22 @@ test_job_flow(void)
 
 	g_assert_null(ucv_agent_channel_get_version(fx->channel));
 	append_hello(out, "0.1.0+abc123");
-	guest_send(fx, out);
-	wait_events(fx, 1);
+	agent_send(fx, out);
+	ucv_test_events_wait(fx->events, 1);
 	g_assert_cmpstr(ucv_agent_channel_get_version(fx->channel), ==, "0.1.0+abc123");
-	append_frame(out, UCV_AGENT_FRAME_STARTED, 0, NULL, 0);
-	guest_send(fx, out);
-	wait_events(fx, 2);
+	ucv_fake_agent_append_frame(out, UCV_AGENT_FRAME_STARTED, 0, NULL, 0);
+	agent_send(fx, out);
+	ucv_test_events_wait(fx->events, 2);
 	append_text(out, UCV_AGENT_FRAME_STDOUT, 0, "hello world\n");
-	guest_send(fx, out);
-	wait_events(fx, 3);
+	agent_send(fx, out);
+	ucv_test_events_wait(fx->events, 3);
 	append_text(out, UCV_AGENT_FRAME_STDERR, 0, "oops\n");
-	guest_send(fx, out);
-	wait_events(fx, 4);
+	agent_send(fx, out);
+	ucv_test_events_wait(fx->events, 4);
 	append_exit(out, 3);
-	guest_send(fx, out);
-	assert_events(fx, expected);
-	guest_expect_exit_ack(fx);
+	agent_send(fx, out);
+	ucv_test_events_assert(fx->events, expected);
+	agent_expect_exit_ack(fx);
 	g_assert_false(ucv_agent_channel_is_closed(fx->channel));
 	g_assert_cmpuint(fx->closed_count, ==, 0);
 }
@@ -457,10 +276,10 @@ test_exit_repeated(void)
 
 	for (guint i = 0; i < 3; i++) {
 		append_exit(out, -9);
-		guest_send(fx, out);
-		guest_expect_exit_ack(fx);
+		agent_send(fx, out);
+		agent_expect_exit_ack(fx);
 	}
-	assert_events(fx, expected);
+	ucv_test_events_assert(fx->events, expected);
 }
 
 static void
@@ -477,11 +296,11 @@ test_split_byte_by_byte(void)
 	append_exit(out, 0);
 	/* the loop runs between bytes, so each read brings one */
 	for (guint i = 0; i < out->len; i++) {
-		guest_write(fx, out->data + i, 1);
-		settle();
+		ucv_fake_agent_write(fx->agent, out->data + i, 1);
+		ucv_test_settle();
 	}
-	assert_events(fx, expected);
-	guest_expect_exit_ack(fx);
+	ucv_test_events_assert(fx->events, expected);
+	agent_expect_exit_ack(fx);
 }
 
 static void
@@ -494,19 +313,19 @@ test_many_in_one_write(void)
 				   "shell-closed 4", "exited 1", NULL};
 
 	append_hello(out, "v2");
-	append_frame(out, UCV_AGENT_FRAME_STARTED, 0, NULL, 0);
+	ucv_fake_agent_append_frame(out, UCV_AGENT_FRAME_STARTED, 0, NULL, 0);
 	append_text(out, UCV_AGENT_FRAME_STDOUT, 0, "a");
 	append_text(out, UCV_AGENT_FRAME_STDOUT, 0, "b");
 	append_text(out, UCV_AGENT_FRAME_STDERR, 0, "c");
 	append_text(out, UCV_AGENT_FRAME_DATA, 4, "$");
-	append_frame(out, UCV_AGENT_FRAME_CLOSE, 4, NULL, 0);
+	ucv_fake_agent_append_frame(out, UCV_AGENT_FRAME_CLOSE, 4, NULL, 0);
 	append_text(out, UCV_AGENT_FRAME_PING, 0, "p");
 	append_exit(out, 1);
-	guest_send(fx, out);
-	assert_events(fx, expected);
+	agent_send(fx, out);
+	ucv_test_events_assert(fx->events, expected);
 	/* answers go out in the order their frames came */
-	guest_expect_frame(fx, UCV_AGENT_FRAME_PONG, 0, "p", 1);
-	guest_expect_exit_ack(fx);
+	ucv_fake_agent_expect_frame(fx->agent, UCV_AGENT_FRAME_PONG, 0, "p", 1);
+	agent_expect_exit_ack(fx);
 }
 
 /* `bad` between two good frames in one write: the first is emitted, then "closed", then nothing;
@@ -524,11 +343,11 @@ check_malformed(GByteArray *bad, UcvAgentDecodeError error)
 	g_byte_array_append(out, bad->data, bad->len);
 	append_text(out, UCV_AGENT_FRAME_STDOUT, 0, "after");
 	append_exit(out, 0);
-	guest_send(fx, out);
-	assert_events(fx, expected);
+	agent_send(fx, out);
+	ucv_test_events_assert(fx->events, expected);
 	g_assert_true(ucv_agent_channel_is_closed(fx->channel));
-	guest_expect_eof(fx);
-	g_assert_true(g_io_stream_is_closed(fx->host_stream));
+	ucv_fake_agent_expect_eof(fx->agent);
+	g_assert_true(g_io_stream_is_closed(host_stream(fx)));
 	assert_send_fails_closed(fx);
 	g_assert_cmpuint(fx->closed_count, ==, 1);
 }
@@ -576,22 +395,20 @@ test_eof(void)
 {
 	g_autoptr(Fixture) fx = fixture_new();
 	g_autoptr(GByteArray) out = g_byte_array_new();
-	g_autoptr(GError) error = NULL;
 	const gchar *expected[] = {"hello 1 v3", "closed EOF", NULL};
 
 	append_hello(out, "v3");
-	guest_send(fx, out);
-	g_assert_true(g_socket_shutdown(fx->guest, FALSE, TRUE, &error));
-	g_assert_no_error(error);
-	assert_events(fx, expected);
-	guest_expect_eof(fx);
+	agent_send(fx, out);
+	ucv_fake_agent_hang_up(fx->agent);
+	ucv_test_events_assert(fx->events, expected);
+	ucv_fake_agent_expect_eof(fx->agent);
 	assert_send_fails_closed(fx);
 	/* dropped without a word */
 	ucv_agent_channel_open_shell(fx->channel, 1, 0, 80, 24);
 	ucv_agent_channel_close(fx->channel);
-	settle();
+	ucv_test_settle();
 	g_assert_cmpuint(fx->closed_count, ==, 1);
-	g_assert_true(g_io_stream_is_closed(fx->host_stream));
+	g_assert_true(g_io_stream_is_closed(host_stream(fx)));
 }
 
 static void
@@ -603,25 +420,16 @@ test_ping(void)
 	const gchar *none[] = {NULL};
 
 	append_text(out, UCV_AGENT_FRAME_PING, 0, "are you there");
-	append_frame(out, UCV_AGENT_FRAME_PING, 0, NULL, 0);
-	append_frame(out, UCV_AGENT_FRAME_PING, 0, g_bytes_get_data(longest, NULL),
-		     UCV_AGENT_PING_MAX);
+	ucv_fake_agent_append_frame(out, UCV_AGENT_FRAME_PING, 0, NULL, 0);
+	ucv_fake_agent_append_frame(out, UCV_AGENT_FRAME_PING, 0, g_bytes_get_data(longest, NULL),
+				    UCV_AGENT_PING_MAX);
 	append_text(out, UCV_AGENT_FRAME_PONG, 0, "unasked");
-	guest_send(fx, out);
-	guest_expect_frame(fx, UCV_AGENT_FRAME_PONG, 0, "are you there", 13);
-	guest_expect_frame(fx, UCV_AGENT_FRAME_PONG, 0, NULL, 0);
-	guest_expect_frame(fx, UCV_AGENT_FRAME_PONG, 0, g_bytes_get_data(longest, NULL),
-			   UCV_AGENT_PING_MAX);
-	assert_events(fx, none);
-}
-
-static void
-guest_expect_bytes(Fixture *fx, const guint8 *expected, gsize len)
-{
-	g_autofree guint8 *got = g_malloc(len);
-
-	guest_read_exact(fx, got, len);
-	g_assert_cmpmem(got, len, expected, len);
+	agent_send(fx, out);
+	ucv_fake_agent_expect_frame(fx->agent, UCV_AGENT_FRAME_PONG, 0, "are you there", 13);
+	ucv_fake_agent_expect_frame(fx->agent, UCV_AGENT_FRAME_PONG, 0, NULL, 0);
+	ucv_fake_agent_expect_frame(fx->agent, UCV_AGENT_FRAME_PONG, 0,
+				    g_bytes_get_data(longest, NULL), UCV_AGENT_PING_MAX);
+	ucv_test_events_assert(fx->events, none);
 }
 
 /* The bytes written down by hand from the protocol, not by the encoder. */
@@ -640,11 +448,11 @@ test_control_frames(void)
 	ucv_agent_channel_signal(fx->channel, 0, 15);
 	ucv_agent_channel_signal(fx->channel, 5, 2);
 	ucv_agent_channel_close_shell(fx->channel, 5);
-	guest_expect_bytes(fx, shell_open, sizeof(shell_open));
-	guest_expect_bytes(fx, resize, sizeof(resize));
-	guest_expect_bytes(fx, signal_container, sizeof(signal_container));
-	guest_expect_bytes(fx, signal_shell, sizeof(signal_shell));
-	guest_expect_bytes(fx, close_shell, sizeof(close_shell));
+	ucv_fake_agent_expect_bytes(fx->agent, shell_open, sizeof(shell_open));
+	ucv_fake_agent_expect_bytes(fx->agent, resize, sizeof(resize));
+	ucv_fake_agent_expect_bytes(fx->agent, signal_container, sizeof(signal_container));
+	ucv_fake_agent_expect_bytes(fx->agent, signal_shell, sizeof(signal_shell));
+	ucv_fake_agent_expect_bytes(fx->agent, close_shell, sizeof(close_shell));
 }
 
 /* What the agent would refuse never leaves: the next frame is the next valid one. */
@@ -663,7 +471,7 @@ test_invalid_control_frames(void)
 	ucv_agent_channel_close_shell(fx->channel, 0);
 	g_test_assert_expected_messages();
 	ucv_agent_channel_close_shell(fx->channel, 2);
-	guest_expect_frame(fx, UCV_AGENT_FRAME_CLOSE, 2, NULL, 0);
+	ucv_fake_agent_expect_frame(fx->agent, UCV_AGENT_FRAME_CLOSE, 2, NULL, 0);
 }
 
 /* The callback waits for the agent to take the data: with a small socket buffer most of the
@@ -684,9 +492,10 @@ test_send_data_paced(void)
 	run_loop_for_ms(200);
 	g_assert_null(res);
 
-	guest_expect_frame(fx, UCV_AGENT_FRAME_RESIZE, 3, (const guint8[]){0, 90, 0, 20}, 4);
+	ucv_fake_agent_expect_frame(fx->agent, UCV_AGENT_FRAME_RESIZE, 3,
+				    (const guint8[]){0, 90, 0, 20}, 4);
 	while (received->len < g_bytes_get_size(data)) {
-		g_autoptr(HostFrame) frame = guest_read_frame(fx);
+		g_autoptr(UcvFakeAgentFrame) frame = ucv_fake_agent_read_frame(fx->agent);
 
 		g_assert_cmpuint(frame->type, ==, UCV_AGENT_FRAME_DATA);
 		g_assert_cmpuint(frame->channel, ==, 3);
@@ -700,9 +509,10 @@ test_send_data_paced(void)
 	g_assert_cmpuint(frames, >=, 4);
 	g_assert_cmpmem(received->data, received->len, g_bytes_get_data(data, NULL),
 			g_bytes_get_size(data));
-	g_assert_true(ucv_agent_channel_send_data_finish(fx->channel, wait_result(&res), &error));
+	g_assert_true(ucv_agent_channel_send_data_finish(fx->channel, ucv_test_wait_result(&res),
+							 &error));
 	g_assert_no_error(error);
-	guest_expect_frame(fx, UCV_AGENT_FRAME_CLOSE, 3, NULL, 0);
+	ucv_fake_agent_expect_frame(fx->agent, UCV_AGENT_FRAME_CLOSE, 3, NULL, 0);
 }
 
 /* Queued frames still go out after close; nothing new is taken, and the owner hears no
@@ -723,14 +533,15 @@ test_close(void)
 	assert_send_fails_closed(fx);
 	ucv_agent_channel_close(fx->channel);
 
-	guest_expect_frame(fx, UCV_AGENT_FRAME_SHELL_OPEN, 1,
-			   (const guint8[]){0, 0, 0x2b, 0x22, 0, 80, 0, 24}, 8);
-	guest_expect_frame(fx, UCV_AGENT_FRAME_DATA, 1, "ls\n", 3);
-	guest_expect_eof(fx);
-	g_assert_true(ucv_agent_channel_send_data_finish(fx->channel, wait_result(&res), &error));
+	ucv_fake_agent_expect_frame(fx->agent, UCV_AGENT_FRAME_SHELL_OPEN, 1,
+				    (const guint8[]){0, 0, 0x2b, 0x22, 0, 80, 0, 24}, 8);
+	ucv_fake_agent_expect_frame(fx->agent, UCV_AGENT_FRAME_DATA, 1, "ls\n", 3);
+	ucv_fake_agent_expect_eof(fx->agent);
+	g_assert_true(ucv_agent_channel_send_data_finish(fx->channel, ucv_test_wait_result(&res),
+							 &error));
 	g_assert_no_error(error);
-	settle();
-	g_assert_true(g_io_stream_is_closed(fx->host_stream));
+	ucv_test_settle();
+	g_assert_true(g_io_stream_is_closed(host_stream(fx)));
 	g_assert_cmpuint(fx->closed_count, ==, 0);
 }
 
@@ -753,10 +564,10 @@ test_close_in_handler(void)
 	append_exit(out, 9);
 	append_text(out, UCV_AGENT_FRAME_STDOUT, 0, "late");
 	append_exit(out, 9);
-	guest_send(fx, out);
-	assert_events(fx, expected);
-	guest_expect_exit_ack(fx);
-	guest_expect_eof(fx);
+	agent_send(fx, out);
+	ucv_test_events_assert(fx->events, expected);
+	agent_expect_exit_ack(fx);
+	ucv_fake_agent_expect_eof(fx->agent);
 }
 
 /* An agent that never reads holds a close up for the flush time only. */
@@ -773,10 +584,11 @@ test_close_agent_not_reading(void)
 	run_loop_for_ms(50);
 	start = g_get_monotonic_time();
 	ucv_agent_channel_close(fx->channel);
-	g_assert_false(ucv_agent_channel_send_data_finish(fx->channel, wait_result(&res), &error));
+	g_assert_false(ucv_agent_channel_send_data_finish(fx->channel, ucv_test_wait_result(&res),
+							  &error));
 	g_assert_error(error, G_IO_ERROR, G_IO_ERROR_CLOSED);
 	g_assert_cmpint(g_get_monotonic_time() - start, >=, 1900 * 1000);
-	while (!g_io_stream_is_closed(fx->host_stream))
+	while (!g_io_stream_is_closed(host_stream(fx)))
 		g_main_context_iteration(NULL, TRUE);
 	g_assert_cmpuint(fx->closed_count, ==, 0);
 }
@@ -797,13 +609,14 @@ test_dispose_in_flight(void)
 	send_data_start(fx, 2, more, &res_more);
 	run_loop_for_ms(50);
 	g_object_run_dispose(G_OBJECT(fx->channel));
-	g_assert_false(ucv_agent_channel_send_data_finish(fx->channel, wait_result(&res), &error));
+	g_assert_false(ucv_agent_channel_send_data_finish(fx->channel, ucv_test_wait_result(&res),
+							  &error));
 	g_assert_error(error, G_IO_ERROR, G_IO_ERROR_CLOSED);
 	g_clear_error(&error);
-	g_assert_false(
-		ucv_agent_channel_send_data_finish(fx->channel, wait_result(&res_more), &error));
+	g_assert_false(ucv_agent_channel_send_data_finish(fx->channel,
+							  ucv_test_wait_result(&res_more), &error));
 	g_assert_error(error, G_IO_ERROR, G_IO_ERROR_CLOSED);
-	settle();
+	ucv_test_settle();
 	g_assert_cmpuint(fx->closed_count, ==, 0);
 }
 
@@ -823,7 +636,7 @@ socket_dir_new(void)
 	sd->dir = g_dir_make_tmp("ucv-agent-channel-XXXXXX", &error);
 	g_assert_no_error(error);
 	sd->path = g_build_filename(sd->dir, "agent.sock", NULL);
-	sd->watchdog_id = g_timeout_add_seconds(30, watchdog_cb, NULL);
+	sd->watchdog_id = ucv_test_add_watchdog(30);
 	return sd;
 }
 
@@ -863,8 +676,8 @@ connect_channel(SocketDir *sd, guint timeout_ms, gint64 *elapsed_ms, GError **er
 	g_autoptr(GAsyncResult) res = NULL;
 	gint64 start = g_get_monotonic_time();
 
-	ucv_agent_channel_connect_async(sd->path, timeout_ms, NULL, store_result_cb, &res);
-	wait_result(&res);
+	ucv_agent_channel_connect_async(sd->path, timeout_ms, NULL, ucv_test_store_result_cb, &res);
+	ucv_test_wait_result(&res);
 	*elapsed_ms = (g_get_monotonic_time() - start) / 1000;
 	return ucv_agent_channel_connect_finish(res, error);
 }
@@ -903,10 +716,7 @@ static void
 drop_channel(UcvAgentChannel *channel)
 {
 	ucv_agent_channel_close(channel);
-	g_object_add_weak_pointer(G_OBJECT(channel), (gpointer *)&channel);
-	g_object_unref(channel);
-	while (channel != NULL)
-		g_main_context_iteration(NULL, TRUE);
+	ucv_test_unref_and_wait(channel);
 }
 
 static void

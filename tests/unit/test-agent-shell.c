@@ -4,17 +4,15 @@
 #include "config.h"
 
 #include <string.h>
-#include <sys/socket.h>
 
 #include "agent/ucv-agent-frame.h"
 #include "container/ucv-agent-shell.h"
+#include "ucv-fake-agent.h"
 #include "virt/ucv-console-stream.h"
 
 typedef struct {
-	GSocket *guest; /* the fake agent's end */
-	GIOStream *host_stream;
+	UcvFakeAgent *agent;
 	UcvAgentChannel *channel;
-	UcvAgentDecoder *decoder; /* reads what the host writes, as the agent does */
 	guint watchdog_id;
 } Fixture;
 
@@ -23,32 +21,15 @@ typedef struct {
 	GPtrArray *events;
 } Recorder;
 
-static gboolean
-watchdog_cb(gpointer user_data)
-{
-	g_error("test timed out");
-	return G_SOURCE_REMOVE;
-}
-
 static Fixture *
 fixture_new(void)
 {
 	Fixture *fx = g_new0(Fixture, 1);
-	g_autoptr(GSocket) host = NULL;
-	g_autoptr(GError) error = NULL;
-	int fds[2];
 
-	g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), ==, 0);
-	fx->guest = g_socket_new_from_fd(fds[0], &error);
-	g_assert_no_error(error);
-	host = g_socket_new_from_fd(fds[1], &error);
-	g_assert_no_error(error);
-	fx->host_stream = G_IO_STREAM(g_socket_connection_factory_create_connection(host));
-	fx->channel = ucv_agent_channel_new(fx->host_stream);
-	fx->decoder = g_new0(UcvAgentDecoder, 1);
-	ucv_agent_decoder_init(fx->decoder, UCV_AGENT_PEER_HOST);
+	fx->agent = ucv_fake_agent_new();
+	fx->channel = ucv_agent_channel_new(ucv_fake_agent_get_host_stream(fx->agent));
 	ucv_agent_channel_start(fx->channel);
-	fx->watchdog_id = g_timeout_add_seconds(30, watchdog_cb, NULL);
+	fx->watchdog_id = ucv_test_add_watchdog(30);
 	return fx;
 }
 
@@ -56,95 +37,19 @@ static void
 fixture_free(Fixture *fx)
 {
 	ucv_agent_channel_close(fx->channel);
-	g_object_add_weak_pointer(G_OBJECT(fx->channel), (gpointer *)&fx->channel);
-	g_object_unref(fx->channel);
-	while (fx->channel != NULL)
-		g_main_context_iteration(NULL, TRUE);
+	ucv_test_unref_and_wait(g_steal_pointer(&fx->channel));
 	g_clear_handle_id(&fx->watchdog_id, g_source_remove);
-	g_clear_object(&fx->host_stream);
-	g_clear_object(&fx->guest);
-	g_free(fx->decoder);
+	ucv_fake_agent_free(fx->agent);
 	g_free(fx);
 }
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(Fixture, fixture_free)
 
+/* `text` NULL for none. */
 static void
-settle(void)
+agent_write_text(Fixture *fx, guint8 type, guint32 channel, const gchar *text)
 {
-	while (g_main_context_iteration(NULL, FALSE))
-		;
-}
-
-static void
-guest_write_frame(Fixture *fx, guint8 type, guint32 channel, const gchar *text)
-{
-	gsize len = text != NULL ? strlen(text) : 0;
-	g_autofree guint8 *buf = g_malloc(UCV_AGENT_FRAME_HEADER + len);
-	gsize n = ucv_agent_frame_encode(buf, UCV_AGENT_FRAME_HEADER + len, UCV_AGENT_PEER_GUEST,
-					 type, channel, text, len);
-	g_autoptr(GError) error = NULL;
-
-	g_assert_cmpuint(n, ==, UCV_AGENT_FRAME_HEADER + len);
-	g_assert_cmpint(
-		g_socket_send_with_blocking(fx->guest, (const gchar *)buf, n, TRUE, NULL, &error),
-		==, (gssize)n);
-	g_assert_no_error(error);
-}
-
-static void
-guest_read_exact(Fixture *fx, guint8 *buf, gsize len)
-{
-	gsize done = 0;
-
-	while (done < len) {
-		g_autoptr(GError) error = NULL;
-		gssize n = g_socket_receive_with_blocking(fx->guest, (gchar *)buf + done,
-							  len - done, FALSE, NULL, &error);
-
-		if (n < 0) {
-			g_assert_error(error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK);
-			g_main_context_iteration(NULL, TRUE);
-			continue;
-		}
-		g_assert_cmpint(n, >, 0);
-		done += (gsize)n;
-	}
-}
-
-/* The next frame the host wrote, checked by the agent's own decoder, as its bytes. */
-static void
-guest_expect_frame(Fixture *fx, guint8 type, guint32 channel, const void *payload, gsize len)
-{
-	g_autofree guint8 *buf = g_malloc(UCV_AGENT_FRAME_MAX);
-	UcvAgentFrame frame;
-	gsize used = 0;
-	guint32 frame_len;
-
-	guest_read_exact(fx, buf, 4);
-	frame_len = (guint32)buf[0] << 24 | (guint32)buf[1] << 16 | (guint32)buf[2] << 8 | buf[3];
-	g_assert_cmpuint(frame_len, >=, 5);
-	g_assert_cmpuint(frame_len, <=, UCV_AGENT_FRAME_MAX - 4);
-	guest_read_exact(fx, buf + 4, frame_len);
-	g_assert_cmpint(ucv_agent_decoder_feed(fx->decoder, buf, 4 + frame_len, &used, &frame), ==,
-			UCV_AGENT_FEED_FRAME);
-	g_assert_cmpstr(ucv_agent_frame_type_name(frame.type), ==, ucv_agent_frame_type_name(type));
-	g_assert_cmpuint(frame.channel, ==, channel);
-	g_assert_cmpmem(frame.payload, frame.payload_len, payload, len);
-}
-
-/* Nothing more was written (the loop has run dry). */
-static void
-guest_expect_nothing(Fixture *fx)
-{
-	guint8 byte;
-	g_autoptr(GError) error = NULL;
-
-	settle();
-	g_assert_cmpint(
-		g_socket_receive_with_blocking(fx->guest, (gchar *)&byte, 1, FALSE, NULL, &error),
-		==, -1);
-	g_assert_error(error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK);
+	ucv_fake_agent_write_frame(fx->agent, type, channel, text, text != NULL ? strlen(text) : 0);
 }
 
 static void
@@ -182,35 +87,6 @@ recorder_free(Recorder *rec)
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(Recorder, recorder_free)
 
-static void
-wait_events(Recorder *rec, guint n)
-{
-	while (rec->events->len < n)
-		g_main_context_iteration(NULL, TRUE);
-}
-
-/* Exactly these, and nothing more once the loop has run dry. */
-static void
-assert_events(Recorder *rec, const gchar *const *expected)
-{
-	guint n = g_strv_length((gchar **)expected);
-
-	wait_events(rec, n);
-	settle();
-	for (guint i = 0; i < MIN(n, rec->events->len); i++)
-		g_assert_cmpstr(g_ptr_array_index(rec->events, i), ==, expected[i]);
-	g_assert_cmpuint(rec->events->len, ==, n);
-}
-
-static void
-store_result_cb(GObject *source, GAsyncResult *res, gpointer user_data)
-{
-	GAsyncResult **slot = user_data;
-
-	g_assert_null(*slot);
-	*slot = g_object_ref(res);
-}
-
 /* Writes `text` through the terminal interface and waits for the result. */
 static gboolean
 write_text(UcvAgentShell *shell, const gchar *text, GError **error)
@@ -218,10 +94,8 @@ write_text(UcvAgentShell *shell, const gchar *text, GError **error)
 	g_autoptr(GBytes) data = g_bytes_new(text, strlen(text));
 	g_autoptr(GAsyncResult) res = NULL;
 
-	ucv_terminal_write_async(UCV_TERMINAL(shell), data, NULL, store_result_cb, &res);
-	while (res == NULL)
-		g_main_context_iteration(NULL, TRUE);
-	return ucv_terminal_write_finish(UCV_TERMINAL(shell), res, error);
+	ucv_terminal_write_async(UCV_TERMINAL(shell), data, NULL, ucv_test_store_result_cb, &res);
+	return ucv_terminal_write_finish(UCV_TERMINAL(shell), ucv_test_wait_result(&res), error);
 }
 
 static const guint8 open_3[] = {0, 0, 0x2b, 0x22, 0, 80, 0, 24}; /* uid 11042, 80×24 */
@@ -240,33 +114,34 @@ test_frames(void)
 
 	g_assert_true(UCV_IS_TERMINAL(shell));
 	g_assert_cmpuint(ucv_agent_shell_get_channel_number(shell), ==, 3);
-	guest_expect_frame(fx, UCV_AGENT_FRAME_SHELL_OPEN, 3, open_3, sizeof(open_3));
+	ucv_fake_agent_expect_frame(fx->agent, UCV_AGENT_FRAME_SHELL_OPEN, 3, open_3,
+				    sizeof(open_3));
 
 	g_assert_true(write_text(shell, "echo hello\r", &error));
 	g_assert_no_error(error);
-	guest_expect_frame(fx, UCV_AGENT_FRAME_DATA, 3, "echo hello\r", 11);
+	ucv_fake_agent_expect_frame(fx->agent, UCV_AGENT_FRAME_DATA, 3, "echo hello\r", 11);
 	/* nothing to send is taken at once */
 	g_assert_true(write_text(shell, "", &error));
 	g_assert_no_error(error);
 
 	ucv_terminal_resize(UCV_TERMINAL(shell), 0, 43);
 	ucv_terminal_resize(UCV_TERMINAL(shell), 132, 43);
-	guest_expect_frame(fx, UCV_AGENT_FRAME_RESIZE, 3, resize, sizeof(resize));
+	ucv_fake_agent_expect_frame(fx->agent, UCV_AGENT_FRAME_RESIZE, 3, resize, sizeof(resize));
 
-	guest_write_frame(fx, UCV_AGENT_FRAME_DATA, 3, "$ ");
-	guest_write_frame(fx, UCV_AGENT_FRAME_DATA, 3, "hello\r\n");
-	assert_events(rec, expected);
+	agent_write_text(fx, UCV_AGENT_FRAME_DATA, 3, "$ ");
+	agent_write_text(fx, UCV_AGENT_FRAME_DATA, 3, "hello\r\n");
+	ucv_test_events_assert(rec->events, expected);
 
 	ucv_terminal_close(UCV_TERMINAL(shell));
 	g_assert_false(ucv_agent_shell_is_open(shell));
-	guest_expect_frame(fx, UCV_AGENT_FRAME_CLOSE, 3, NULL, 0);
+	ucv_fake_agent_expect_frame(fx->agent, UCV_AGENT_FRAME_CLOSE, 3, NULL, 0);
 	/* idempotent, and what the agent still had on its way reaches nobody */
 	ucv_agent_shell_close(shell);
-	guest_write_frame(fx, UCV_AGENT_FRAME_DATA, 3, "late");
-	guest_write_frame(fx, UCV_AGENT_FRAME_CLOSE, 3, NULL);
+	agent_write_text(fx, UCV_AGENT_FRAME_DATA, 3, "late");
+	agent_write_text(fx, UCV_AGENT_FRAME_CLOSE, 3, NULL);
 	ucv_terminal_resize(UCV_TERMINAL(shell), 100, 30);
-	assert_events(rec, expected);
-	guest_expect_nothing(fx);
+	ucv_test_events_assert(rec->events, expected);
+	ucv_fake_agent_expect_nothing(fx->agent);
 	g_assert_false(write_text(shell, "more", &error));
 	g_assert_error(error, G_IO_ERROR, G_IO_ERROR_CLOSED);
 }
@@ -286,17 +161,19 @@ test_filtering(void)
 	const gchar *first_expected[] = {"output one", "output one again", "closed (exit)", NULL};
 	const gchar *second_expected[] = {"output two", "output two again", NULL};
 
-	guest_expect_frame(fx, UCV_AGENT_FRAME_SHELL_OPEN, 1, open_1, sizeof(open_1));
-	guest_expect_frame(fx, UCV_AGENT_FRAME_SHELL_OPEN, 2, open_2, sizeof(open_2));
-	guest_write_frame(fx, UCV_AGENT_FRAME_DATA, 1, "one");
-	guest_write_frame(fx, UCV_AGENT_FRAME_DATA, 2, "two");
-	guest_write_frame(fx, UCV_AGENT_FRAME_DATA, 7, "nobody's");
-	guest_write_frame(fx, UCV_AGENT_FRAME_DATA, 1, "one again");
-	guest_write_frame(fx, UCV_AGENT_FRAME_CLOSE, 1, NULL);
-	guest_write_frame(fx, UCV_AGENT_FRAME_CLOSE, 7, NULL);
-	guest_write_frame(fx, UCV_AGENT_FRAME_DATA, 2, "two again");
-	assert_events(first_rec, first_expected);
-	assert_events(second_rec, second_expected);
+	ucv_fake_agent_expect_frame(fx->agent, UCV_AGENT_FRAME_SHELL_OPEN, 1, open_1,
+				    sizeof(open_1));
+	ucv_fake_agent_expect_frame(fx->agent, UCV_AGENT_FRAME_SHELL_OPEN, 2, open_2,
+				    sizeof(open_2));
+	agent_write_text(fx, UCV_AGENT_FRAME_DATA, 1, "one");
+	agent_write_text(fx, UCV_AGENT_FRAME_DATA, 2, "two");
+	agent_write_text(fx, UCV_AGENT_FRAME_DATA, 7, "nobody's");
+	agent_write_text(fx, UCV_AGENT_FRAME_DATA, 1, "one again");
+	agent_write_text(fx, UCV_AGENT_FRAME_CLOSE, 1, NULL);
+	agent_write_text(fx, UCV_AGENT_FRAME_CLOSE, 7, NULL);
+	agent_write_text(fx, UCV_AGENT_FRAME_DATA, 2, "two again");
+	ucv_test_events_assert(first_rec->events, first_expected);
+	ucv_test_events_assert(second_rec->events, second_expected);
 
 	/* the ended shell takes no input and sends no CLOSE of its own */
 	g_assert_false(ucv_agent_shell_is_open(first));
@@ -306,8 +183,8 @@ test_filtering(void)
 	ucv_agent_shell_close(first);
 	g_assert_true(write_text(second, "ls\r", &error));
 	g_assert_no_error(error);
-	guest_expect_frame(fx, UCV_AGENT_FRAME_DATA, 2, "ls\r", 3);
-	guest_expect_nothing(fx);
+	ucv_fake_agent_expect_frame(fx->agent, UCV_AGENT_FRAME_DATA, 2, "ls\r", 3);
+	ucv_fake_agent_expect_nothing(fx->agent);
 }
 
 /* The agent hanging up ends every open shell with a reason; one that is already closed hears
@@ -320,15 +197,13 @@ test_channel_closed(void)
 	g_autoptr(UcvAgentShell) closed = ucv_agent_shell_new(fx->channel, 2, 0, 80, 24);
 	g_autoptr(Recorder) open_rec = recorder_new(open);
 	g_autoptr(Recorder) closed_rec = recorder_new(closed);
-	g_autoptr(GError) error = NULL;
 	const gchar *expected[] = {"closed the container host went away", NULL};
 	const gchar *nothing[] = {NULL};
 
 	ucv_agent_shell_close(closed);
-	g_assert_true(g_socket_shutdown(fx->guest, FALSE, TRUE, &error));
-	g_assert_no_error(error);
-	assert_events(open_rec, expected);
-	assert_events(closed_rec, nothing);
+	ucv_fake_agent_hang_up(fx->agent);
+	ucv_test_events_assert(open_rec->events, expected);
+	ucv_test_events_assert(closed_rec->events, nothing);
 	g_assert_false(ucv_agent_shell_is_open(open));
 }
 
@@ -340,13 +215,10 @@ test_protocol_error(void)
 	g_autoptr(UcvAgentShell) shell = ucv_agent_shell_new(fx->channel, 1, 0, 80, 24);
 	g_autoptr(Recorder) rec = recorder_new(shell);
 	const guint8 bad[] = {0, 0, 0, 5, 0x7f, 0, 0, 0, 1}; /* an unknown type */
-	g_autoptr(GError) error = NULL;
 	const gchar *closed;
 
-	g_assert_cmpint(g_socket_send(fx->guest, (const gchar *)bad, sizeof(bad), NULL, &error), ==,
-			sizeof(bad));
-	g_assert_no_error(error);
-	wait_events(rec, 1);
+	ucv_fake_agent_write(fx->agent, bad, sizeof(bad));
+	ucv_test_events_wait(rec->events, 1);
 	closed = g_ptr_array_index(rec->events, 0);
 	g_assert_true(g_str_has_prefix(closed, "closed the container host broke the connection: "));
 }
@@ -364,7 +236,7 @@ test_open_on_closed_channel(void)
 	shell = ucv_agent_shell_new(fx->channel, 1, 0, 80, 24);
 	rec = recorder_new(shell);
 	g_assert_cmpuint(rec->events->len, ==, 0);
-	assert_events(rec, expected);
+	ucv_test_events_assert(rec->events, expected);
 }
 
 /* Dropping an open shell ends it in the container and leaves no handler on the channel. */
@@ -377,14 +249,14 @@ test_dispose(void)
 	guint closed_signal = g_signal_lookup("closed", UCV_TYPE_AGENT_CHANNEL);
 
 	g_assert_true(g_signal_has_handler_pending(fx->channel, data_signal, 0, FALSE));
-	guest_expect_frame(fx, UCV_AGENT_FRAME_SHELL_OPEN, 4,
-			   (const guint8[]){0, 0, 0, 0, 0, 80, 0, 24}, 8);
+	ucv_fake_agent_expect_frame(fx->agent, UCV_AGENT_FRAME_SHELL_OPEN, 4,
+				    (const guint8[]){0, 0, 0, 0, 0, 80, 0, 24}, 8);
 	g_object_unref(shell);
-	guest_expect_frame(fx, UCV_AGENT_FRAME_CLOSE, 4, NULL, 0);
+	ucv_fake_agent_expect_frame(fx->agent, UCV_AGENT_FRAME_CLOSE, 4, NULL, 0);
 	g_assert_false(g_signal_has_handler_pending(fx->channel, data_signal, 0, FALSE));
 	g_assert_false(g_signal_has_handler_pending(fx->channel, closed_signal, 0, FALSE));
-	guest_write_frame(fx, UCV_AGENT_FRAME_DATA, 4, "late");
-	guest_expect_nothing(fx);
+	agent_write_text(fx, UCV_AGENT_FRAME_DATA, 4, "late");
+	ucv_fake_agent_expect_nothing(fx->agent);
 }
 
 /* The serial console is the other terminal: same interface, its own "ended" kept. */

@@ -798,21 +798,11 @@ add_fixture_test(const gchar *path, void (*func)(Fixture *, gconstpointer))
 	g_test_add(path, Fixture, NULL, fixture_setup, func, fixture_teardown);
 }
 
-/* The tests' mounts live in a mount namespace of their own, so a failed assertion cannot leave
- * one on the host. "/" is shared in it, as systemd leaves a host, which is the harder case. */
-static void
-enter_mount_namespace(void)
-{
-	g_assert_cmpint(unshare(CLONE_NEWNS), ==, 0);
-	g_assert_cmpint(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL), ==, 0);
-	g_assert_cmpint(mount(NULL, "/", NULL, MS_REC | MS_SHARED, NULL), ==, 0);
-}
-
 int
 main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
-	enter_mount_namespace();
+	ucv_test_enter_mount_namespace();
 	g_test_add_func("/job-folders/requests/current-form", test_requests_current_form);
 	g_test_add_func("/job-folders/requests/documented-form", test_requests_documented_form);
 	g_test_add_func("/job-folders/requests/invalid", test_requests_invalid);
