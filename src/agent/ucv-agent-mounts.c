@@ -1,9 +1,11 @@
 /* The filesystems of the container host: the agent's own, and the container's overlay root. */
 #include "ucv-agent-mounts.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -124,21 +126,31 @@ ucv_agent_mount_rootfs(void)
 			"lowerdir=" LOWER_DIR ",upperdir=" UPPER_DIR ",workdir=" WORK_DIR);
 }
 
+/* A virtiofs device is there (bound to its driver): the host shared the job's folders. The
+ * kernel's answer to mounting a tag no device has is not reliably ENOENT, so look first. */
+static int
+has_virtiofs_device(void)
+{
+	DIR *dir = opendir("/sys/bus/virtio/drivers/virtiofs");
+	struct dirent *entry;
+	int found = 0;
+
+	if (dir == NULL)
+		return 0;
+	while (!found && (entry = readdir(dir)) != NULL)
+		found = strncmp(entry->d_name, "virtio", strlen("virtio")) == 0;
+	closedir(dir);
+	return found;
+}
+
 int
 ucv_agent_mount_share(void)
 {
-	if (ucv_agent_mkdir_p(UCV_AGENT_SHARE_DIR, 0755) < 0) {
-		ucv_agent_log_errno("cannot create %s", UCV_AGENT_SHARE_DIR);
-		return -1;
-	}
-	/* the kernel answers ENOENT when no virtiofs device carries the tag */
-	if (mount(UCV_AGENT_SHARE_TAG, UCV_AGENT_SHARE_DIR, "virtiofs", MS_NOSUID | MS_NODEV,
-		  NULL) == 0) {
-		ucv_agent_log("job folders on %s", UCV_AGENT_SHARE_DIR);
-		return 1;
-	}
-	if (errno == ENOENT)
+	if (!has_virtiofs_device())
 		return 0;
-	ucv_agent_log_errno("cannot mount the job's folders (virtiofs %s)", UCV_AGENT_SHARE_TAG);
-	return -1;
+	if (mount_at(UCV_AGENT_SHARE_TAG, UCV_AGENT_SHARE_DIR, "virtiofs", MS_NOSUID | MS_NODEV,
+		     NULL) < 0)
+		return -1;
+	ucv_agent_log("job folders on %s", UCV_AGENT_SHARE_DIR);
+	return 1;
 }

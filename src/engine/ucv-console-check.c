@@ -58,6 +58,7 @@ on_app_address(GObject *source, GAsyncResult *res, gpointer user_data)
 {
 	g_autoptr(GTask) task = user_data;
 	g_autoptr(GSocketClient) client = g_socket_client_new();
+	GCancellable *cancellable = g_task_get_cancellable(task);
 	GError *error = NULL;
 	g_autofree gchar *address =
 		ucv_engine_get_app_address_finish(UCV_ENGINE(source), res, &error);
@@ -67,8 +68,8 @@ on_app_address(GObject *source, GAsyncResult *res, gpointer user_data)
 		return;
 	}
 	g_socket_client_set_timeout(client, 10);
-	g_socket_client_connect_to_host_async(client, address, 0, g_task_get_cancellable(task),
-					      on_app_connected, g_steal_pointer(&task));
+	g_socket_client_connect_to_host_async(client, address, 0, cancellable, on_app_connected,
+					      g_steal_pointer(&task));
 }
 
 /* A VNC application in a container listens on a port of its VM: reached over the VM's network,
