@@ -86,6 +86,15 @@ app_echo_cb(SoupServer *server, SoupServerMessage *msg, const char *path, GHashT
 		soup_server_message_set_redirect(msg, SOUP_STATUS_FOUND, location);
 		return;
 	}
+	/* an application that builds its absolute URLs from the Host it gets */
+	if (g_strcmp0(path, "/redirect-host") == 0) {
+		g_autofree gchar *location = g_strdup_printf(
+			"http://%s/home",
+			soup_message_headers_get_one(soup_server_message_get_request_headers(msg),
+						     "Host"));
+		soup_server_message_set_redirect(msg, SOUP_STATUS_FOUND, location);
+		return;
+	}
 	/* hop-by-hop headers of the application's own must not reach the browser */
 	soup_message_headers_append(resp, "Connection", "X-App-Hop");
 	soup_message_headers_append(resp, "X-App-Hop", "1");
@@ -612,7 +621,7 @@ test_forward(Fixture *f, gconstpointer data)
 	g_assert_cmpstr(f->seen_body, ==, "hello body");
 	g_assert_cmpstr(soup_message_headers_get_one(f->seen_headers, "Content-Type"), ==,
 			"text/plain");
-	g_assert_cmpstr(soup_message_headers_get_one(f->seen_headers, "Host"), ==, f->app_address);
+	g_assert_cmpstr(soup_message_headers_get_one(f->seen_headers, "Host"), ==, APP_HOST);
 	g_assert_cmpstr(soup_message_headers_get_one(f->seen_headers, "X-Forwarded-For"), ==,
 			"127.0.0.1");
 	g_assert_cmpstr(soup_message_headers_get_one(f->seen_headers, "X-Forwarded-Host"), ==,
@@ -679,6 +688,47 @@ test_relay_status(Fixture *f, gconstpointer data)
 	g_assert_cmpuint(redirect->status, ==, SOUP_STATUS_FOUND);
 	g_assert_cmpstr(soup_message_headers_get_one(redirect->headers, "Location"), ==,
 			"http://" APP_HOST "/elsewhere?x=1");
+}
+
+/* Behind HTTPS, redirects to the inside address and to the app host over plain HTTP (from an
+ * application that does not read X-Forwarded-Proto) keep the browser on the public scheme;
+ * others pass untouched. */
+static void
+test_relay_redirect_https(Fixture *f, gconstpointer data)
+{
+	g_autofree gchar *cookie = NULL;
+	g_autoptr(Reply) inside = NULL;
+	g_autoptr(Reply) own_host = NULL;
+	g_autoptr(Reply) plain = NULL;
+
+	g_free(f->config->public_url);
+	f->config->public_url = g_strdup("https://provider.example.com:8042");
+	g_clear_object(&f->proxy);
+	f->proxy = ucv_web_proxy_new(f->config, NULL, f->sessions);
+	ucv_web_proxy_set_resolver(f->proxy, resolve_cb, f);
+	cookie = log_in(f);
+	inside = request(f, "GET", APP_HOST, "/redirect", cookie);
+	own_host = request(f, "GET", APP_HOST, "/redirect-host", cookie);
+	g_assert_cmpuint(inside->status, ==, SOUP_STATUS_FOUND);
+	g_assert_cmpstr(soup_message_headers_get_one(inside->headers, "Location"), ==,
+			"https://" APP_HOST "/elsewhere?x=1");
+	g_assert_cmpuint(own_host->status, ==, SOUP_STATUS_FOUND);
+	g_assert_cmpstr(soup_message_headers_get_one(own_host->headers, "Location"), ==,
+			"https://" APP_HOST "/home");
+	g_assert_cmpstr(soup_message_headers_get_one(f->seen_headers, "X-Forwarded-Proto"), ==,
+			"https");
+
+	/* over plain HTTP the app host's own URL is already right */
+	g_free(f->config->public_url);
+	f->config->public_url = g_strdup("http://127.0.0.1:8042");
+	g_clear_object(&f->proxy);
+	f->proxy = ucv_web_proxy_new(f->config, NULL, f->sessions);
+	ucv_web_proxy_set_resolver(f->proxy, resolve_cb, f);
+	g_free(cookie);
+	cookie = log_in(f);
+	plain = request(f, "GET", APP_HOST, "/redirect-host", cookie);
+	g_assert_cmpstr(soup_message_headers_get_one(plain->headers, "Location"), ==,
+			"http://" APP_HOST "/home");
 }
 
 static void
@@ -971,6 +1021,8 @@ test_upgrade_refused_by_app(Fixture *f, gconstpointer data)
 	g_assert_cmpuint(reply->status, ==, 426);
 	g_assert_cmpstr(reply->body, ==, "nope");
 	g_assert_cmpstr(soup_message_headers_get_one(f->seen_headers, "Upgrade"), ==, "foo");
+	g_assert_cmpstr(soup_message_headers_get_one(f->seen_headers, "Host"), ==, APP_HOST);
+	g_assert_cmpstr(soup_message_headers_get_one(f->seen_headers, "Connection"), ==, "Upgrade");
 	g_assert_null(strstr(soup_message_headers_get_one(f->seen_headers, "Cookie") != NULL
 				     ? soup_message_headers_get_one(f->seen_headers, "Cookie")
 				     : "",
@@ -1439,6 +1491,7 @@ main(int argc, char **argv)
 	ADD("/web-proxy/forward", test_forward);
 	ADD("/web-proxy/forward-chunked-body", test_forward_chunked_body);
 	ADD("/web-proxy/relay-status", test_relay_status);
+	ADD("/web-proxy/relay-redirect-https", test_relay_redirect_https);
 	ADD("/web-proxy/upstream-down", test_upstream_down);
 	ADD("/web-proxy/target-unavailable", test_target_unavailable);
 	ADD("/web-proxy/stream-complete", test_stream_complete);
