@@ -3,8 +3,6 @@
  * libvirtd; the fake Core sees the states, follow streams the output. */
 #include "config.h"
 
-#include <archive.h>
-#include <archive_entry.h>
 #include <glib/gstdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -12,6 +10,7 @@
 
 #include "ucv-docker-fixture.h"
 #include "ucv-fake-registry.h"
+#include "ucv-test-layer.h"
 #include "ucv-follow-client.h"
 
 #define RUN_TIMEOUT_S 240
@@ -201,45 +200,18 @@ test_agent_silent(void)
 		     NULL);
 }
 
-static void
-add_entry(struct archive *ar, const gchar *path, guint type, const gchar *link,
-	  const gchar *contents)
-{
-	struct archive_entry *entry = archive_entry_new();
-	gsize len = contents != NULL ? strlen(contents) : 0;
-
-	archive_entry_set_pathname(entry, path);
-	archive_entry_set_filetype(entry, type);
-	archive_entry_set_perm(entry, 0644);
-	archive_entry_set_size(entry, (la_int64_t)len);
-	if (link != NULL)
-		archive_entry_set_symlink(entry, link);
-	g_assert_cmpint(archive_write_header(ar, entry), ==, ARCHIVE_OK);
-	if (len > 0)
-		g_assert_cmpint(archive_write_data(ar, contents, len), ==, (la_ssize_t)len);
-	archive_entry_free(entry);
-}
-
-/* A gzipped tar of a layer that tries to write outside its tree: a "../" path, and a file
- * through a symbolic link to an absolute directory. */
+/* A layer that tries to write outside its tree: a "../" path, and a file through a symbolic
+ * link to an absolute directory. */
 static GBytes *
 hostile_layer(const gchar *outside)
 {
 	g_autofree gchar *dotdot = g_strdup_printf("../../../../../../../../..%s/dotdot", outside);
-	struct archive *ar = archive_write_new();
-	gsize size = 64 * 1024;
-	gsize used = 0;
-	guint8 *buffer = g_malloc(size);
+	UcvTestLayer *layer = ucv_test_layer_new();
 
-	g_assert_cmpint(archive_write_add_filter_gzip(ar), ==, ARCHIVE_OK);
-	g_assert_cmpint(archive_write_set_format_pax_restricted(ar), ==, ARCHIVE_OK);
-	g_assert_cmpint(archive_write_open_memory(ar, buffer, size, &used), ==, ARCHIVE_OK);
-	add_entry(ar, "link", AE_IFLNK, outside, NULL);
-	add_entry(ar, "link/via-symlink", AE_IFREG, NULL, "pwned\n");
-	add_entry(ar, dotdot, AE_IFREG, NULL, "pwned\n");
-	g_assert_cmpint(archive_write_close(ar), ==, ARCHIVE_OK);
-	archive_write_free(ar);
-	return g_bytes_new_take(buffer, used);
+	ucv_test_layer_add_symlink(layer, "link", outside);
+	ucv_test_layer_add_file(layer, "link/via-symlink", "pwned\n");
+	ucv_test_layer_add_file(layer, dotdot, "pwned\n");
+	return ucv_test_layer_finish(layer);
 }
 
 /* A hostile image is refused: the job fails saying so, and nothing lands outside the cache. */

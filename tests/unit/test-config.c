@@ -317,6 +317,35 @@ test_console_settings(Fixture *f, gconstpointer data)
 	assert_refused(f, "[console]\nlog-backlog = 99999\n", "log-backlog");
 }
 
+/* DOCKER jobs: image cache and size limits in GiB, the agent's greeting time, the web domain;
+ * paths of the container host and the drives must be absolute. */
+static void
+test_container_settings(Fixture *f, gconstpointer data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(UcvConfig) defaults = load_text(f, "[provider]\nid = site\n", &error);
+	g_autoptr(UcvConfig) set = NULL;
+
+	g_assert_no_error(error);
+	g_assert_cmpuint(defaults->image_cache_gib, ==, 50);
+	g_assert_cmpuint(defaults->max_image_gib, ==, 20);
+	g_assert_cmpuint(defaults->agent_timeout_s, ==, 120);
+	g_assert_cmpstr(defaults->web_domain, ==, "");
+	set = load_text(f,
+			"[container]\nimage-cache-size = 5\nmax-image-size = 2\n"
+			"agent-timeout = 30\n[web]\ndomain = apps.example.org\n",
+			&error);
+	g_assert_no_error(error);
+	g_assert_cmpuint(set->image_cache_gib, ==, 5);
+	g_assert_cmpuint(set->max_image_gib, ==, 2);
+	g_assert_cmpuint(set->agent_timeout_s, ==, 30);
+	g_assert_cmpstr(set->web_domain, ==, "apps.example.org");
+	assert_refused(f, "[container]\nagent-timeout = 1\n", "agent-timeout");
+	assert_refused(f, "[container]\nimage-cache-size = 0\n", "image-cache-size");
+	assert_refused(f, "[container]\nkernel = vmlinuz\n", "kernel");
+	assert_refused(f, "[files]\ndrive-root = drives\n", "drive-root");
+}
+
 static void
 test_not_utf8(Fixture *f, gconstpointer data)
 {
@@ -364,6 +393,7 @@ main(int argc, char **argv)
 	ADD("/config/bad/relative-dirs", test_relative_dirs);
 	ADD("/config/save-settings", test_save_settings);
 	ADD("/config/console-settings", test_console_settings);
+	ADD("/config/container-settings", test_container_settings);
 	ADD("/config/bad/not-utf8", test_not_utf8);
 	ADD("/config/missing-file", test_missing_file);
 	ADD("/config/syntax-error", test_syntax_error);

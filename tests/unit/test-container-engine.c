@@ -2,8 +2,6 @@
  * on the rank's socket: the greeting's version and timing, the output log and the exit code. */
 #include "config.h"
 
-#include <archive.h>
-#include <archive_entry.h>
 #include <gio/gunixsocketaddress.h>
 #include <glib/gstdio.h>
 #include <libvirt/libvirt.h>
@@ -20,7 +18,10 @@
 #include "virt/ucv-hypervisor.h"
 #include "ucv-fake-core.h"
 #include "ucv-fake-registry.h"
+#include "ucv-test-engine-config.h"
 #include "ucv-test-files.h"
+#include "ucv-test-layer.h"
+#include "ucv-test-loop.h"
 
 #define TEST_URI      "test:///default"
 #define PRODUCT       "ce-small"
@@ -65,43 +66,11 @@ static GPtrArray *job_warnings;
 
 /* --- the main loop ----------------------------------------------------------------------- */
 
-static gboolean
-wake_cb(gpointer user_data)
-{
-	return G_SOURCE_CONTINUE;
-}
-
 /* Runs the loop until `cond` holds; fails the test after WAIT_MS. */
 static void
 wait_until(Fixture *f, Condition cond, gconstpointer data, const gchar *what)
 {
-	gint64 deadline = g_get_monotonic_time() + WAIT_MS * G_TIME_SPAN_MILLISECOND;
-	guint wake_id = g_timeout_add(20, wake_cb, NULL);
-
-	while (!cond(f, data)) {
-		if (g_get_monotonic_time() > deadline)
-			g_error("timed out after %d ms waiting for %s", WAIT_MS, what);
-		g_main_context_iteration(NULL, TRUE);
-	}
-	g_source_remove(wake_id);
-}
-
-static gboolean
-flag_cb(gpointer user_data)
-{
-	*(gboolean *)user_data = TRUE;
-	return G_SOURCE_REMOVE;
-}
-
-/* Runs the loop for `ms`, so that anything that should not happen has its chance. */
-static void
-spin(guint ms)
-{
-	gboolean done = FALSE;
-
-	g_timeout_add(ms, flag_cb, &done);
-	while (!done)
-		g_main_context_iteration(NULL, TRUE);
+	ucv_test_loop_wait_until((UcvTestCondition)cond, f, data, WAIT_MS, what);
 }
 
 /* --- the job as Core sends it ------------------------------------------------------------ */
@@ -130,32 +99,6 @@ docker_job_json(Fixture *f, const gchar *id)
 		"\"resolvedProduct\":{\"name\":\"" PRODUCT "\",\"category\":{\"name\":\"ce\","
 		"\"provider\":\"ce-test\"},\"cpu\":1,\"memoryInGigs\":1,\"gpu\":0}}}",
 		id, ucv_fake_registry_get_host(f->registry));
-}
-
-/* A gzipped tar with one file. */
-static GBytes *
-make_layer(const gchar *name, const gchar *contents)
-{
-	struct archive *ar = archive_write_new();
-	struct archive_entry *entry = archive_entry_new();
-	gsize size = 64 * 1024;
-	gsize used = 0;
-	guint8 *buffer = g_malloc(size);
-
-	g_assert_cmpint(archive_write_add_filter_gzip(ar), ==, ARCHIVE_OK);
-	g_assert_cmpint(archive_write_set_format_pax_restricted(ar), ==, ARCHIVE_OK);
-	g_assert_cmpint(archive_write_open_memory(ar, buffer, size, &used), ==, ARCHIVE_OK);
-	archive_entry_set_pathname(entry, name);
-	archive_entry_set_filetype(entry, AE_IFREG);
-	archive_entry_set_perm(entry, 0644);
-	archive_entry_set_size(entry, (la_int64_t)strlen(contents));
-	g_assert_cmpint(archive_write_header(ar, entry), ==, ARCHIVE_OK);
-	g_assert_cmpint(archive_write_data(ar, contents, strlen(contents)), ==,
-			(la_ssize_t)strlen(contents));
-	archive_entry_free(entry);
-	g_assert_cmpint(archive_write_close(ar), ==, ARCHIVE_OK);
-	archive_write_free(ar);
-	return g_bytes_new_take(buffer, used);
 }
 
 /* --- what the tests look at ---------------------------------------------------------------- */
@@ -377,16 +320,7 @@ config_container(Fixture *f)
 static void
 config_new(Fixture *f, guint agent_timeout_s)
 {
-	f->config = ucv_config_new();
-	g_free(f->config->state_dir);
-	f->config->state_dir = g_build_filename(f->tmp_dir, "state", NULL);
-	g_free(f->config->image_dir);
-	f->config->image_dir = g_build_filename(f->tmp_dir, "images", NULL);
-	/* the test driver only runs domains of its own type */
-	g_free(f->config->domain_type);
-	f->config->domain_type = g_strdup("test");
-	f->config->reserved_memory_mib = 0;
-	f->config->memory_overcommit = 10;
+	f->config = ucv_test_engine_config_new(f->tmp_dir);
 	if (agent_timeout_s != 0)
 		f->config->agent_timeout_s = agent_timeout_s;
 	config_container(f);
@@ -436,7 +370,7 @@ fixture_set_up(Fixture *f, gconstpointer data)
 	f->tmp_dir = g_dir_make_tmp("ucv-test-container-engine-XXXXXX", &error);
 	g_assert_no_error(error);
 	f->registry = ucv_fake_registry_new();
-	g_ptr_array_add(layers, make_layer("hello.txt", "hello from the image\n"));
+	g_ptr_array_add(layers, ucv_test_layer_with_file("hello.txt", "hello from the image\n"));
 	g_free(ucv_fake_registry_publish(f->registry, REPOSITORY, "1.0", layers));
 	config_new(f, GPOINTER_TO_UINT(data));
 	f->products = ucv_product_list_parse(products_json, strlen(products_json), &error);
@@ -451,16 +385,7 @@ fixture_set_up(Fixture *f, gconstpointer data)
 static void
 engine_stop(Fixture *f)
 {
-	UcvEngine *engine = f->engine;
-	gint64 deadline = g_get_monotonic_time() + 30 * G_USEC_PER_SEC;
-	guint wake_id = g_timeout_add(20, wake_cb, NULL);
-
-	g_object_add_weak_pointer(G_OBJECT(engine), (gpointer *)&engine);
-	g_clear_object(&f->engine);
-	while (engine != NULL && g_get_monotonic_time() < deadline)
-		g_main_context_iteration(NULL, TRUE);
-	g_assert_null(engine);
-	g_source_remove(wake_id);
+	ucv_test_loop_release(&f->engine, 30 * 1000);
 	g_clear_object(&f->hypervisor);
 	g_clear_object(&f->store);
 }
@@ -571,7 +496,7 @@ test_exit_code(Fixture *f, gconstpointer data)
 	g_assert_cmpstr(work_text, ==, "hello\n");
 
 	/* the exit alone ends nothing: the machine powering off does */
-	spin(SETTLE_MS);
+	ucv_test_loop_spin(SETTLE_MS);
 	running = wait_core_state(f, id, "RUNNING");
 	g_assert_cmpstr(running, ==, "The job is running");
 	g_assert_null(core_status(f, id, "SUCCESS"));

@@ -12,6 +12,9 @@
 #include "ucloud/ucv-core-client.h"
 #include "virt/ucv-domain-xml.h"
 #include "ucv-fake-core.h"
+#include "ucv-test-engine-config.h"
+#include "ucv-test-files.h"
+#include "ucv-test-loop.h"
 #include "virt/ucv-hypervisor.h"
 
 #define TEST_URI       "test:///default"
@@ -128,43 +131,11 @@ job_list(UcvJob *first, ...)
 
 /* --- the main loop ----------------------------------------------------------------------- */
 
-static gboolean
-wake_cb(gpointer user_data)
-{
-	return G_SOURCE_CONTINUE;
-}
-
 /* Runs the loop until `cond` holds; fails the test after WAIT_SECONDS. */
 static void
 wait_until(Fixture *f, Condition cond, gconstpointer data, const gchar *what)
 {
-	gint64 deadline = g_get_monotonic_time() + WAIT_SECONDS * G_USEC_PER_SEC;
-	guint wake_id = g_timeout_add(20, wake_cb, NULL);
-
-	while (!cond(f, data)) {
-		if (g_get_monotonic_time() > deadline)
-			g_error("timed out after %d s waiting for %s", WAIT_SECONDS, what);
-		g_main_context_iteration(NULL, TRUE);
-	}
-	g_source_remove(wake_id);
-}
-
-static gboolean
-flag_cb(gpointer user_data)
-{
-	*(gboolean *)user_data = TRUE;
-	return G_SOURCE_REMOVE;
-}
-
-/* Runs the loop for `ms`, so that anything that should not happen has its chance. */
-static void
-spin(guint ms)
-{
-	gboolean done = FALSE;
-
-	g_timeout_add(ms, flag_cb, &done);
-	while (!done)
-		g_main_context_iteration(NULL, TRUE);
+	ucv_test_loop_wait_until((UcvTestCondition)cond, f, data, WAIT_SECONDS * 1000, what);
 }
 
 /* --- what the tests look at ---------------------------------------------------------------- */
@@ -463,17 +434,8 @@ engine_start(Fixture *f)
 static void
 engine_stop(Fixture *f)
 {
-	UcvEngine *engine = f->engine;
-	gint64 deadline = g_get_monotonic_time() + 30 * G_USEC_PER_SEC;
-	guint wake_id = g_timeout_add(20, wake_cb, NULL);
-
-	g_signal_handlers_disconnect_by_data(engine, f);
-	g_object_add_weak_pointer(G_OBJECT(engine), (gpointer *)&engine);
-	g_clear_object(&f->engine);
-	while (engine != NULL && g_get_monotonic_time() < deadline)
-		g_main_context_iteration(NULL, TRUE);
-	g_assert_null(engine);
-	g_source_remove(wake_id);
+	g_signal_handlers_disconnect_by_data(f->engine, f);
+	ucv_test_loop_release(&f->engine, 30 * 1000);
 	g_clear_object(&f->hypervisor);
 	g_clear_object(&f->store);
 	g_hash_table_remove_all(f->idle_counts);
@@ -489,18 +451,7 @@ fixture_set_up(Fixture *f, gconstpointer data)
 	f->tmp_dir = g_dir_make_tmp("ucv-test-engine-XXXXXX", &error);
 	g_assert_no_error(error);
 	f->db_path = g_build_filename(f->tmp_dir, "ucloud-virt.db", NULL);
-	f->config = ucv_config_new();
-	g_free(f->config->state_dir);
-	f->config->state_dir = g_build_filename(f->tmp_dir, "state", NULL);
-	g_free(f->config->image_dir);
-	f->config->image_dir = g_build_filename(f->tmp_dir, "images", NULL);
-	/* the test driver only runs domains of its own type */
-	g_free(f->config->domain_type);
-	f->config->domain_type = g_strdup("test");
-	/* test:///default is a 16-CPU, 3 GiB host: room for every test's jobs, unless a test
-	 * (capacity) says otherwise */
-	f->config->reserved_memory_mib = 0;
-	f->config->memory_overcommit = 10;
+	f->config = ucv_test_engine_config_new(f->tmp_dir);
 	make_base_image(f->config->image_dir);
 
 	f->products = ucv_product_list_parse(products_json, strlen(products_json), &error);
@@ -512,29 +463,8 @@ fixture_set_up(Fixture *f, gconstpointer data)
 }
 
 static void
-remove_tree(GFile *dir)
-{
-	g_autoptr(GFileEnumerator) children =
-		g_file_enumerate_children(dir, G_FILE_ATTRIBUTE_STANDARD_NAME,
-					  G_FILE_QUERY_INFO_NOFOLLOW_SYMLINKS, NULL, NULL);
-	GFileInfo *info;
-	GFile *child;
-
-	while (children != NULL && g_file_enumerator_iterate(children, &info, &child, NULL, NULL) &&
-	       info != NULL) {
-		if (g_file_info_get_file_type(info) == G_FILE_TYPE_DIRECTORY)
-			remove_tree(child);
-		else
-			g_file_delete(child, NULL, NULL);
-	}
-	g_file_delete(dir, NULL, NULL);
-}
-
-static void
 fixture_tear_down(Fixture *f, gconstpointer data)
 {
-	g_autoptr(GFile) tmp = g_file_new_for_path(f->tmp_dir);
-
 	if (f->engine != NULL)
 		engine_stop(f);
 	/* the last connection to test:///default takes its domains with it */
@@ -545,7 +475,7 @@ fixture_tear_down(Fixture *f, gconstpointer data)
 	g_clear_pointer(&f->config, ucv_config_free);
 	g_clear_pointer(&f->idle_counts, g_hash_table_unref);
 	g_free(f->idle_too_early);
-	remove_tree(tmp);
+	ucv_test_remove_tree(f->tmp_dir);
 	g_free(f->db_path);
 	g_free(f->tmp_dir);
 }
@@ -675,7 +605,7 @@ test_replicas(Fixture *f, gconstpointer data)
 	/* RUNNING means every machine runs, not the first one */
 	g_assert_true(seen.both_ran_at_running);
 	wait_idle_count(f, "eng-2", 1);
-	spin(SETTLE_MS);
+	ucv_test_loop_spin(SETTLE_MS);
 
 	g_assert_true(domain_is_active(f, "ucloud-eng-2-0"));
 	g_assert_true(domain_is_active(f, "ucloud-eng-2-1"));
@@ -732,7 +662,7 @@ test_validation(Fixture *f, gconstpointer data)
 	assert_create_refused(f, bad_then_good, "no-such-product");
 
 	/* and nothing was started in the background either */
-	spin(SETTLE_MS);
+	ucv_test_loop_spin(SETTLE_MS);
 	g_assert_false(domain_exists(f, "ucloud-good-1-0"));
 	g_assert_false(domain_exists(f, "ucloud-good-2-0"));
 	g_assert_cmpuint(count_jobs(f), ==, 0);
@@ -755,7 +685,7 @@ test_unresolved_waits(Fixture *f, gconstpointer data)
 	assert_state(f, "eng-15", UCV_JOB_STATE_IN_QUEUE);
 	/* the attempt to ask Core is over */
 	wait_idle_count(f, "eng-15", 1);
-	spin(SETTLE_MS);
+	ucv_test_loop_spin(SETTLE_MS);
 	assert_state(f, "eng-15", UCV_JOB_STATE_IN_QUEUE);
 	g_assert_false(domain_exists(f, "ucloud-eng-15-0"));
 	states = outbox_states(f, "eng-15", NULL);
@@ -782,14 +712,14 @@ test_repeated_create(Fixture *f, gconstpointer data)
 	create_ok(f, again);
 	wait_state(f, "eng-3", UCV_JOB_STATE_RUNNING);
 	wait_idle_count(f, "eng-3", 1);
-	spin(SETTLE_MS);
+	ucv_test_loop_spin(SETTLE_MS);
 	g_assert_cmpuint(idle_count(f, "eng-3"), ==, 1);
 
 	/* and after the job runs, in a batch with a new job */
 	create_ok(f, later);
 	wait_state(f, "eng-4", UCV_JOB_STATE_RUNNING);
 	wait_idle_count(f, "eng-4", 1);
-	spin(SETTLE_MS);
+	ucv_test_loop_spin(SETTLE_MS);
 
 	g_assert_cmpuint(count_jobs(f), ==, 2);
 	g_assert_cmpuint(idle_count(f, "eng-3"), ==, 1);
@@ -827,7 +757,7 @@ test_terminate(Fixture *f, gconstpointer data)
 	idles = idle_count(f, "eng-5");
 	terminate_ok(f, "eng-5");
 	terminate_ok(f, "never-created");
-	spin(SETTLE_MS);
+	ucv_test_loop_spin(SETTLE_MS);
 	g_assert_cmpuint(idle_count(f, "eng-5"), ==, idles);
 	states_after = outbox_states(f, "eng-5", NULL);
 	g_assert_cmpstr(states_after, ==, "RUNNING,SUCCESS");
@@ -851,7 +781,7 @@ test_terminate_replicas(Fixture *f, gconstpointer data)
 	terminate_ok(f, "eng-6");
 	wait_state(f, "eng-6", UCV_JOB_STATE_SUCCESS);
 	assert_cleaned_up(f, "eng-6", 3);
-	spin(SETTLE_MS);
+	ucv_test_loop_spin(SETTLE_MS);
 	states = outbox_states(f, "eng-6", NULL);
 	g_assert_cmpstr(states, ==, "RUNNING,SUCCESS");
 }
@@ -866,7 +796,7 @@ test_terminate_while_provisioning(Fixture *f, gconstpointer data)
 	/* before the loop ran once: image lookup, overlay and start are all still ahead */
 	terminate_ok(f, "eng-7");
 	wait_state(f, "eng-7", UCV_JOB_STATE_SUCCESS);
-	spin(SETTLE_MS);
+	ucv_test_loop_spin(SETTLE_MS);
 	assert_cleaned_up(f, "eng-7", 2);
 	states = outbox_states(f, "eng-7", NULL);
 	g_assert_cmpstr(states, ==, "SUCCESS");
@@ -883,7 +813,7 @@ test_terminate_mid_provisioning(Fixture *f, gconstpointer data)
 	wait_until(f, cond_domain_active, "ucloud-eng-8-0", "ucloud-eng-8-0 to run");
 	terminate_ok(f, "eng-8");
 	wait_state(f, "eng-8", UCV_JOB_STATE_SUCCESS);
-	spin(SETTLE_MS);
+	ucv_test_loop_spin(SETTLE_MS);
 	assert_cleaned_up(f, "eng-8", 2);
 	states = outbox_states(f, "eng-8", NULL);
 	g_assert_true(g_strcmp0(states, "SUCCESS") == 0 ||
@@ -909,7 +839,7 @@ test_destroyed_outside(Fixture *f, gconstpointer data)
 	stored = lookup_job(f, "eng-9");
 	g_assert_nonnull(strstr(stored->status, OUTSIDE_STATUS));
 	wait_cleaned_up(f, "eng-9");
-	spin(SETTLE_MS);
+	ucv_test_loop_spin(SETTLE_MS);
 	states = outbox_states(f, "eng-9", statuses);
 	g_assert_cmpstr(states, ==, "RUNNING,SUCCESS");
 	g_assert_nonnull(strstr(g_ptr_array_index(statuses, 1), OUTSIDE_STATUS));
@@ -931,7 +861,7 @@ test_guest_poweroff(Fixture *f, gconstpointer data)
 
 	wait_state(f, "eng-16", UCV_JOB_STATE_SUCCESS);
 	wait_cleaned_up(f, "eng-16");
-	spin(SETTLE_MS);
+	ucv_test_loop_spin(SETTLE_MS);
 	states = outbox_states(f, "eng-16", statuses);
 	g_assert_cmpstr(states, ==, "RUNNING,SUCCESS");
 	g_assert_nonnull(strstr(g_ptr_array_index(statuses, 1), "powered off"));
@@ -948,7 +878,7 @@ test_job_idle_contract(Fixture *f, gconstpointer data)
 	create_ok(f, jobs);
 	wait_state(f, "eng-17", UCV_JOB_STATE_FAILURE);
 	wait_cleaned_up(f, "eng-17");
-	spin(SETTLE_MS);
+	ucv_test_loop_spin(SETTLE_MS);
 	g_assert_null(f->idle_too_early);
 	g_assert_cmpuint(idle_count(f, "eng-17"), >=, 1);
 }
@@ -967,7 +897,7 @@ test_missing_image(Fixture *f, gconstpointer data)
 	stored = lookup_job(f, "eng-10");
 	g_assert_nonnull(strstr(stored->status, "no-such-image"));
 	wait_cleaned_up(f, "eng-10");
-	spin(SETTLE_MS);
+	ucv_test_loop_spin(SETTLE_MS);
 	g_assert_false(domain_exists(f, "ucloud-eng-10-0"));
 	states = outbox_states(f, "eng-10", statuses);
 	g_assert_cmpstr(states, ==, "FAILURE");
@@ -1047,7 +977,7 @@ test_reconcile(Fixture *f, gconstpointer data)
 	wait_cleaned_up(f, "eng-11");
 	wait_state(f, "eng-13", UCV_JOB_STATE_RUNNING);
 	wait_idle_count(f, "eng-13", 1);
-	spin(SETTLE_MS);
+	ucv_test_loop_spin(SETTLE_MS);
 
 	states_gone = outbox_states(f, "eng-11", statuses);
 	g_assert_cmpstr(states_gone, ==, "RUNNING,FAILURE");
@@ -1096,7 +1026,7 @@ test_reconcile_stopped_and_started(Fixture *f, gconstpointer data)
 	wait_state(f, "eng-18", UCV_JOB_STATE_SUCCESS);
 	wait_cleaned_up(f, "eng-18");
 	wait_state(f, "eng-19", UCV_JOB_STATE_RUNNING);
-	spin(SETTLE_MS);
+	ucv_test_loop_spin(SETTLE_MS);
 
 	states_stopped = outbox_states(f, "eng-18", statuses);
 	g_assert_cmpstr(states_stopped, ==, "RUNNING,SUCCESS");
@@ -1116,7 +1046,7 @@ test_reconcile_running_idle(Fixture *f, gconstpointer data)
 	create_running(f, "eng-14");
 	engine_stop(f);
 	engine_start(f);
-	spin(SETTLE_MS);
+	ucv_test_loop_spin(SETTLE_MS);
 	/* found running after a restart: nothing to do, nothing to report */
 	assert_state(f, "eng-14", UCV_JOB_STATE_RUNNING);
 	g_assert_true(domain_is_active(f, "ucloud-eng-14-0"));
@@ -1251,7 +1181,7 @@ test_time_extend(Fixture *f, gconstpointer data)
 	g_assert_cmpint(after->time_allocation_ms, ==, 62000);
 	g_assert_cmpint(after->deadline_ms, ==, before->deadline_ms + 60000);
 	g_assert_cmpint(outbox_new_time(f, "eng-t2"), ==, 62000);
-	spin(3000);
+	ucv_test_loop_spin(3000);
 	assert_state(f, "eng-t2", UCV_JOB_STATE_RUNNING);
 }
 
@@ -1301,7 +1231,7 @@ test_time_deadline_survives_restart(Fixture *f, gconstpointer data)
 	create_ok(f, jobs);
 	wait_state(f, "eng-t5", UCV_JOB_STATE_RUNNING);
 	engine_stop(f);
-	spin(2500);
+	ucv_test_loop_spin(2500);
 	engine_start(f);
 	wait_state(f, "eng-t5", UCV_JOB_STATE_EXPIRED);
 	wait_cleaned_up(f, "eng-t5");
@@ -1663,7 +1593,7 @@ test_reconcile_saved_while_away(Fixture *f, gconstpointer data)
 	admin_managed_save(f, "ucloud-eng-s2-0");
 	engine_start(f);
 	wait_state(f, "eng-s2", UCV_JOB_STATE_SUSPENDED);
-	spin(SETTLE_MS);
+	ucv_test_loop_spin(SETTLE_MS);
 	assert_state(f, "eng-s2", UCV_JOB_STATE_SUSPENDED);
 }
 
@@ -1683,7 +1613,7 @@ test_sweep_finds_lost_machine(Fixture *f, gconstpointer data)
 	g_assert_cmpint(virDomainUndefine(dom), ==, 0);
 	g_assert_cmpint(virDomainDestroy(dom), ==, 0);
 	virDomainFree(dom);
-	spin(SETTLE_MS);
+	ucv_test_loop_spin(SETTLE_MS);
 	g_signal_handlers_unblock_matched(f->hypervisor, G_SIGNAL_MATCH_DATA, 0, 0, NULL, NULL,
 					  f->engine);
 	wait_state(f, "eng-s3", UCV_JOB_STATE_FAILURE);
@@ -1720,7 +1650,7 @@ test_verify(Fixture *f, gconstpointer data)
 	verify_ok(f, unknown);
 	verify_ok(f, running);
 	verify_ok(f, ended);
-	spin(SETTLE_MS);
+	ucv_test_loop_spin(SETTLE_MS);
 
 	unknown_states = outbox_states(f, "eng-v1", statuses);
 	g_assert_cmpstr(unknown_states, ==, "FAILURE");
@@ -1750,7 +1680,7 @@ test_verify_lost_machine(Fixture *f, gconstpointer data)
 	g_assert_cmpint(virDomainUndefine(dom), ==, 0);
 	g_assert_cmpint(virDomainDestroy(dom), ==, 0);
 	virDomainFree(dom);
-	spin(SETTLE_MS);
+	ucv_test_loop_spin(SETTLE_MS);
 	g_signal_handlers_unblock_matched(f->hypervisor, G_SIGNAL_MATCH_DATA, 0, 0, NULL, NULL,
 					  f->engine);
 	assert_state(f, "eng-v4", UCV_JOB_STATE_RUNNING);
@@ -1818,7 +1748,7 @@ test_capacity_queue(Fixture *f, gconstpointer data)
 	create_running(f, "cap-1");
 	create_running(f, "cap-2");
 	create_ok(f, waiting);
-	spin(SETTLE_MS);
+	ucv_test_loop_spin(SETTLE_MS);
 	assert_state(f, "cap-3", UCV_JOB_STATE_IN_QUEUE);
 	g_assert_false(domain_exists(f, "ucloud-cap-3-0"));
 	assert_last_status(f, "cap-3", "Waiting for capacity (0 jobs ahead)");
@@ -1841,7 +1771,7 @@ test_capacity_queue(Fixture *f, gconstpointer data)
 	engine_stop(f);
 	engine_start(f);
 	wait_until(f, cond_host_known, NULL, "the host's size");
-	spin(SETTLE_MS);
+	ucv_test_loop_spin(SETTLE_MS);
 	assert_state(f, "cap-4", UCV_JOB_STATE_IN_QUEUE);
 	g_assert_false(domain_exists(f, "ucloud-cap-4-0"));
 	scheduler = ucv_engine_get_scheduler(f->engine);
@@ -1908,7 +1838,7 @@ test_suspend_round_trip(Fixture *f, gconstpointer data)
 	/* suspending twice, or resuming a running job, changes nothing */
 	wait_idle_count(f, "sus-1", 3);
 	call_on_job(f, ucv_engine_unsuspend_jobs, "sus-1");
-	spin(SETTLE_MS);
+	ucv_test_loop_spin(SETTLE_MS);
 	g_free(g_steal_pointer(&states));
 	states = outbox_states(f, "sus-1", NULL);
 	g_assert_cmpstr(states, ==, "RUNNING,SUSPENDED,RUNNING");
@@ -1943,7 +1873,7 @@ test_suspend_capacity(Fixture *f, gconstpointer data)
 	create_running(f, "sus-a");
 	create_running(f, "sus-b");
 	create_ok(f, waiting);
-	spin(SETTLE_MS);
+	ucv_test_loop_spin(SETTLE_MS);
 	assert_state(f, "sus-c", UCV_JOB_STATE_IN_QUEUE);
 
 	call_on_job(f, ucv_engine_suspend_jobs, "sus-a");
@@ -1975,7 +1905,7 @@ test_suspend_refused_and_terminated(Fixture *f, gconstpointer data)
 	g_ptr_array_add(ids, (gpointer) "sus-unknown");
 	g_assert_false(ucv_engine_suspend_jobs(f->engine, ids, &error));
 	g_assert_error(error, UCV_ERROR, UCV_ERROR_NOT_FOUND);
-	spin(SETTLE_MS);
+	ucv_test_loop_spin(SETTLE_MS);
 	assert_state(f, "sus-t", UCV_JOB_STATE_RUNNING);
 
 	call_on_job(f, ucv_engine_suspend_jobs, "sus-t");
@@ -2059,7 +1989,7 @@ test_capacity_gpus_after_restart(Fixture *f, gconstpointer data)
 	g_assert_cmpstr(held[0], ==, "0000:3b:00.0");
 
 	engine_start_with_gpus(f, reordered);
-	spin(SETTLE_MS);
+	ucv_test_loop_spin(SETTLE_MS);
 	held = ucv_scheduler_get_gpus(ucv_engine_get_scheduler(f->engine), "gpu-1");
 	g_assert_nonnull(held);
 	g_assert_cmpstr(held[0], ==, "0000:3b:00.0");

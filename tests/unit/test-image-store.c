@@ -3,14 +3,13 @@
  * least recently used images make room. */
 #include "config.h"
 
-#include <archive.h>
-#include <archive_entry.h>
 #include <glib/gstdio.h>
 #include <string.h>
 
 #include "container/ucv-image-store.h"
 #include "model/ucv-error.h"
 #include "ucv-fake-registry.h"
+#include "ucv-test-layer.h"
 #include "ucv-test-files.h"
 
 typedef struct {
@@ -19,38 +18,12 @@ typedef struct {
 	gchar *dir;
 } Fixture;
 
-/* A gzipped tar with one file. */
-static GBytes *
-make_layer(const gchar *name, const gchar *contents)
-{
-	struct archive *ar = archive_write_new();
-	struct archive_entry *entry = archive_entry_new();
-	gsize size = 64 * 1024;
-	gsize used = 0;
-	guint8 *buffer = g_malloc(size);
-
-	g_assert_cmpint(archive_write_add_filter_gzip(ar), ==, ARCHIVE_OK);
-	g_assert_cmpint(archive_write_set_format_pax_restricted(ar), ==, ARCHIVE_OK);
-	g_assert_cmpint(archive_write_open_memory(ar, buffer, size, &used), ==, ARCHIVE_OK);
-	archive_entry_set_pathname(entry, name);
-	archive_entry_set_filetype(entry, AE_IFREG);
-	archive_entry_set_perm(entry, 0644);
-	archive_entry_set_size(entry, (la_int64_t)strlen(contents));
-	g_assert_cmpint(archive_write_header(ar, entry), ==, ARCHIVE_OK);
-	g_assert_cmpint(archive_write_data(ar, contents, strlen(contents)), ==,
-			(la_ssize_t)strlen(contents));
-	archive_entry_free(entry);
-	g_assert_cmpint(archive_write_close(ar), ==, ARCHIVE_OK);
-	archive_write_free(ar);
-	return g_bytes_new_take(buffer, used);
-}
-
 static gchar *
 publish(Fixture *f, const gchar *repository, const gchar *contents)
 {
 	g_autoptr(GPtrArray) layers = g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
 
-	g_ptr_array_add(layers, make_layer("hello.txt", contents));
+	g_ptr_array_add(layers, ucv_test_layer_with_file("hello.txt", contents));
 	return ucv_fake_registry_publish(f->registry, repository, "1.0", layers);
 }
 

@@ -10,6 +10,8 @@
 #include "engine/ucv-store.h"
 #include "model/ucv-error.h"
 #include "ucloud/ucv-core-client.h"
+#include "ucv-test-http.h"
+#include "ucv-test-server.h"
 #include "ucv-test-signer.h"
 #include "virt/ucv-hypervisor.h"
 
@@ -26,19 +28,7 @@ static const gchar *products_json =
 static UcvTestSigner *core_signer;
 static UcvTestSigner *other_signer;
 
-typedef struct {
-	gchar *tmp_dir;
-	UcvConfig *config;
-	UcvStore *store;
-	UcvHypervisor *hypervisor;
-	UcvCoreClient *core;
-	UcvEngine *engine;
-	UcvTokenVerifier *verifier;
-	UcvServer *server;
-	SoupSession *session;
-	gchar *base;
-	gchar *token;
-} Fixture;
+typedef UcvTestServer Fixture;
 
 typedef struct {
 	guint status;
@@ -61,58 +51,13 @@ fixture_set_up(Fixture *f, gconstpointer data)
 {
 	g_autoptr(GError) error = NULL;
 	g_autoptr(GPtrArray) products = NULL;
-	g_autofree gchar *key = ucv_test_signer_get_public_key_base64(core_signer);
-	const gchar *listen[] = {"127.0.0.1:0", NULL};
 
-	f->tmp_dir = g_dir_make_tmp("ucv-test-server-XXXXXX", &error);
-	g_assert_no_error(error);
-	f->config = ucv_config_new();
-	g_strfreev(f->config->listen);
-	f->config->listen = g_strdupv((gchar **)listen);
+	ucv_test_server_prepare(f, "ucv-test-server-XXXXXX");
 	f->config->max_body_bytes = MAX_BODY;
-	g_free(f->config->state_dir);
-	f->config->state_dir = g_strdup(f->tmp_dir);
-	g_free(f->config->image_dir);
-	f->config->image_dir = g_build_filename(f->tmp_dir, "images", NULL);
-
 	products = ucv_product_list_parse(products_json, strlen(products_json), &error);
 	g_assert_no_error(error);
-	f->store = ucv_store_open(":memory:", &error);
-	g_assert_no_error(error);
-	f->hypervisor = ucv_hypervisor_new("test:///default");
-	g_assert_true(ucv_hypervisor_connect(f->hypervisor, &error));
-	g_assert_no_error(error);
-	f->core = ucv_core_client_new("http://127.0.0.1:1", "x");
-	f->engine = ucv_engine_new(f->config, products, f->store, f->hypervisor, f->core);
-	f->verifier = ucv_token_verifier_new(key, &error);
-	g_assert_no_error(error);
-
-	f->server = ucv_server_new(f->config, f->engine, f->verifier);
-	g_assert_true(ucv_server_listen(f->server, &error));
-	g_assert_no_error(error);
+	ucv_test_server_start(f, products, core_signer);
 	g_assert_cmpuint(ucv_server_get_port(f->server), >, 0);
-	f->base = g_strdup_printf("http://127.0.0.1:%u", ucv_server_get_port(f->server));
-	f->session = soup_session_new();
-	f->token = ucv_test_signer_mint_core_token(core_signer, 600);
-}
-
-static void
-remove_tree(GFile *dir)
-{
-	g_autoptr(GFileEnumerator) children =
-		g_file_enumerate_children(dir, G_FILE_ATTRIBUTE_STANDARD_NAME,
-					  G_FILE_QUERY_INFO_NOFOLLOW_SYMLINKS, NULL, NULL);
-	GFileInfo *info;
-	GFile *child;
-
-	while (children != NULL && g_file_enumerator_iterate(children, &info, &child, NULL, NULL) &&
-	       info != NULL) {
-		if (g_file_info_get_file_type(info) == G_FILE_TYPE_DIRECTORY)
-			remove_tree(child);
-		else
-			g_file_delete(child, NULL, NULL);
-	}
-	g_file_delete(dir, NULL, NULL);
 }
 
 static gboolean
@@ -125,50 +70,7 @@ set_flag_cb(gpointer user_data)
 static void
 fixture_tear_down(Fixture *f, gconstpointer data)
 {
-	UcvEngine *engine = f->engine;
-	g_autoptr(GFile) tmp = NULL;
-	gboolean timed_out = FALSE;
-	guint timeout_id;
-
-	ucv_server_disconnect(f->server);
-	g_clear_object(&f->session);
-	g_clear_object(&f->server);
-	g_clear_object(&f->verifier);
-	/* background work of accepted jobs keeps the engine, which borrows the config, alive */
-	g_object_add_weak_pointer(G_OBJECT(engine), (gpointer *)&engine);
-	g_clear_object(&f->engine);
-	timeout_id = g_timeout_add_seconds(30, set_flag_cb, &timed_out);
-	while (engine != NULL && !timed_out)
-		g_main_context_iteration(NULL, TRUE);
-	g_assert_null(engine);
-	if (!timed_out)
-		g_source_remove(timeout_id);
-	g_clear_object(&f->core);
-	g_clear_object(&f->hypervisor);
-	g_clear_object(&f->store);
-	g_clear_pointer(&f->config, ucv_config_free);
-	while (g_main_context_iteration(NULL, FALSE))
-		;
-	tmp = g_file_new_for_path(f->tmp_dir);
-	remove_tree(tmp);
-	g_free(f->tmp_dir);
-	g_free(f->base);
-	g_free(f->token);
-}
-
-typedef struct {
-	GBytes *bytes;
-	GError *error;
-	gboolean done;
-} SendData;
-
-static void
-send_cb(GObject *source, GAsyncResult *res, gpointer user_data)
-{
-	SendData *data = user_data;
-
-	data->bytes = soup_session_send_and_read_finish(SOUP_SESSION(source), res, &data->error);
-	data->done = TRUE;
+	ucv_test_server_stop(f);
 }
 
 /* Sends a request the way Core does (no Content-Type); `chunked` hides the length. */
@@ -178,7 +80,6 @@ request_full(Fixture *f, const gchar *method, const gchar *path, const gchar *au
 {
 	g_autofree gchar *uri = g_strconcat(f->base, path, NULL);
 	g_autoptr(SoupMessage) msg = soup_message_new(method, uri);
-	SendData data = {NULL, NULL, FALSE};
 	Reply *reply = g_new0(Reply, 1);
 	g_autoptr(JsonParser) parser = json_parser_new();
 
@@ -194,13 +95,8 @@ request_full(Fixture *f, const gchar *method, const gchar *path, const gchar *au
 		g_autoptr(GBytes) bytes = g_bytes_new(body, body_len);
 		soup_message_set_request_body_from_bytes(msg, NULL, bytes);
 	}
-	soup_session_send_and_read_async(f->session, msg, G_PRIORITY_DEFAULT, NULL, send_cb, &data);
-	while (!data.done)
-		g_main_context_iteration(NULL, TRUE);
-	g_assert_no_error(data.error);
+	reply->body = ucv_test_http_send(f->session, msg);
 	reply->status = soup_message_get_status(msg);
-	reply->body = g_strndup(g_bytes_get_data(data.bytes, NULL), g_bytes_get_size(data.bytes));
-	g_bytes_unref(data.bytes);
 	if (reply->body[0] != '\0' && json_parser_load_from_data(parser, reply->body, -1, NULL))
 		reply->json = json_node_copy(json_parser_get_root(parser));
 	return reply;

@@ -13,6 +13,9 @@
 #include "model/ucv-job-update.h"
 #include "model/ucv-job.h"
 #include "ucloud/ucv-core-client.h"
+#include "ucv-test-http.h"
+#include "ucv-test-loop.h"
+#include "ucv-test-server.h"
 #include "ucv-test-signer.h"
 #include "virt/ucv-hypervisor.h"
 
@@ -305,19 +308,16 @@ reply_free(Reply *reply)
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(Reply, reply_free)
 
-typedef struct {
-	GBytes *bytes;
-	GError *error;
-	gboolean done;
-} SendData;
-
-static void
-send_cb(GObject *source, GAsyncResult *res, gpointer user_data)
+/* Sends `msg` and keeps what came back. */
+static Reply *
+reply_new(SoupSession *session, SoupMessage *msg)
 {
-	SendData *data = user_data;
+	Reply *reply = g_new0(Reply, 1);
 
-	data->bytes = soup_session_send_and_read_finish(SOUP_SESSION(source), res, &data->error);
-	data->done = TRUE;
+	reply->body = ucv_test_http_send(session, msg);
+	reply->status = soup_message_get_status(msg);
+	reply->headers = soup_message_headers_ref(soup_message_get_response_headers(msg));
+	return reply;
 }
 
 static SoupMessage *
@@ -339,20 +339,7 @@ new_message(Fixture *f, const gchar *method, const gchar *host, const gchar *pat
 static Reply *
 send_message(Fixture *f, SoupMessage *msg)
 {
-	SendData data = {NULL, NULL, FALSE};
-	Reply *reply = g_new0(Reply, 1);
-
-	soup_session_send_and_read_async(f->client, msg, G_PRIORITY_DEFAULT, NULL, send_cb, &data);
-	while (!data.done)
-		g_main_context_iteration(NULL, TRUE);
-	g_assert_no_error(data.error);
-	reply->status = soup_message_get_status(msg);
-	reply->body = g_strndup(
-		g_bytes_get_size(data.bytes) > 0 ? g_bytes_get_data(data.bytes, NULL) : "",
-		g_bytes_get_size(data.bytes));
-	reply->headers = soup_message_headers_ref(soup_message_get_response_headers(msg));
-	g_bytes_unref(data.bytes);
-	return reply;
+	return reply_new(f->client, msg);
 }
 
 static Reply *
@@ -797,16 +784,6 @@ set_flag_cb(gpointer user_data)
 	return G_SOURCE_REMOVE;
 }
 
-static void
-spin(guint ms)
-{
-	gboolean done = FALSE;
-
-	g_timeout_add(ms, set_flag_cb, &done);
-	while (!done)
-		g_main_context_iteration(NULL, TRUE);
-}
-
 typedef struct {
 	GBytes *bytes;
 	GError *error;
@@ -881,12 +858,12 @@ test_stream_backpressure(Fixture *f, gconstpointer data)
 	g_autoptr(GError) error = NULL;
 	gsize stalled;
 
-	spin(1500);
+	ucv_test_loop_spin(1500);
 	stalled = f->huge_written;
 	g_test_message("the application had written %zu of %u bytes while the client waited",
 		       stalled, HUGE_BYTES);
 	g_assert_cmpuint(stalled, <, HUGE_BYTES / 2);
-	spin(300);
+	ucv_test_loop_spin(300);
 	/* and it stays held back */
 	g_assert_cmpuint(f->huge_written, <, stalled + 1024 * 1024);
 	g_assert_cmpuint(drain(stream, &error), ==, HUGE_BYTES);
@@ -1048,7 +1025,7 @@ test_revoke(Fixture *f, gconstpointer data)
 
 	msg = new_message(f, "GET", APP_HOST, "/huge", cookie);
 	stream = open_stream(f, msg);
-	spin(200);
+	ucv_test_loop_spin(200);
 
 	ucv_web_proxy_revoke_job(f->proxy, "78");
 	ws_echo(&ws, "other jobs do not matter");
@@ -1160,101 +1137,25 @@ test_hostile_framing(Fixture *f, gconstpointer data)
 
 static UcvTestSigner *core_signer;
 
-typedef struct {
-	gchar *tmp_dir;
-	UcvConfig *config;
-	UcvStore *store;
-	UcvHypervisor *hypervisor;
-	UcvCoreClient *core;
-	UcvEngine *engine;
-	UcvTokenVerifier *verifier;
-	UcvServer *server;
-	SoupSession *session;
-	gchar *base;
-	gchar *token;
-} ServerFixture;
+typedef UcvTestServer ServerFixture;
 
 static void
 server_set_up(ServerFixture *f, gconstpointer data)
 {
-	g_autoptr(GError) error = NULL;
 	g_autoptr(GPtrArray) products = g_ptr_array_new();
-	g_autofree gchar *key = ucv_test_signer_get_public_key_base64(core_signer);
-	const gchar *listen[] = {"127.0.0.1:0", NULL};
 
-	f->tmp_dir = g_dir_make_tmp("ucv-test-web-XXXXXX", &error);
-	g_assert_no_error(error);
-	f->config = ucv_config_new();
-	g_strfreev(f->config->listen);
-	f->config->listen = g_strdupv((gchar **)listen);
-	g_free(f->config->state_dir);
-	f->config->state_dir = g_strdup(f->tmp_dir);
-	g_free(f->config->image_dir);
-	f->config->image_dir = g_build_filename(f->tmp_dir, "images", NULL);
+	ucv_test_server_prepare(f, "ucv-test-web-XXXXXX");
 	g_free(f->config->web_domain);
 	f->config->web_domain = g_strdup(data != NULL ? DOMAIN : "");
 	g_free(f->config->public_url);
 	f->config->public_url = g_strdup("http://127.0.0.1:8042");
-	f->store = ucv_store_open(":memory:", &error);
-	g_assert_no_error(error);
-	f->hypervisor = ucv_hypervisor_new("test:///default");
-	g_assert_true(ucv_hypervisor_connect(f->hypervisor, &error));
-	f->core = ucv_core_client_new("http://127.0.0.1:1", "x");
-	f->engine = ucv_engine_new(f->config, products, f->store, f->hypervisor, f->core);
-	f->verifier = ucv_token_verifier_new(key, &error);
-	g_assert_no_error(error);
-	f->server = ucv_server_new(f->config, f->engine, f->verifier);
-	g_assert_true(ucv_server_listen(f->server, &error));
-	g_assert_no_error(error);
-	f->base = g_strdup_printf("http://127.0.0.1:%u", ucv_server_get_port(f->server));
-	f->session = soup_session_new();
-	f->token = ucv_test_signer_mint_core_token(core_signer, 600);
-}
-
-static void
-remove_tree(GFile *dir)
-{
-	g_autoptr(GFileEnumerator) children =
-		g_file_enumerate_children(dir, G_FILE_ATTRIBUTE_STANDARD_NAME,
-					  G_FILE_QUERY_INFO_NOFOLLOW_SYMLINKS, NULL, NULL);
-	GFileInfo *info;
-	GFile *child;
-
-	while (children != NULL && g_file_enumerator_iterate(children, &info, &child, NULL, NULL) &&
-	       info != NULL) {
-		if (g_file_info_get_file_type(info) == G_FILE_TYPE_DIRECTORY)
-			remove_tree(child);
-		else
-			g_file_delete(child, NULL, NULL);
-	}
-	g_file_delete(dir, NULL, NULL);
+	ucv_test_server_start(f, products, core_signer);
 }
 
 static void
 server_tear_down(ServerFixture *f, gconstpointer data)
 {
-	UcvEngine *engine = f->engine;
-	g_autoptr(GFile) tmp = NULL;
-
-	ucv_server_disconnect(f->server);
-	g_clear_object(&f->session);
-	g_clear_object(&f->server);
-	g_clear_object(&f->verifier);
-	g_object_add_weak_pointer(G_OBJECT(engine), (gpointer *)&engine);
-	g_clear_object(&f->engine);
-	while (engine != NULL)
-		g_main_context_iteration(NULL, TRUE);
-	g_clear_object(&f->core);
-	g_clear_object(&f->hypervisor);
-	g_clear_object(&f->store);
-	g_clear_pointer(&f->config, ucv_config_free);
-	while (g_main_context_iteration(NULL, FALSE))
-		;
-	tmp = g_file_new_for_path(f->tmp_dir);
-	remove_tree(tmp);
-	g_free(f->tmp_dir);
-	g_free(f->base);
-	g_free(f->token);
+	ucv_test_server_stop(f);
 }
 
 static Reply *
@@ -1263,8 +1164,6 @@ server_request(ServerFixture *f, const gchar *method, const gchar *host, const g
 {
 	g_autofree gchar *uri = g_strconcat(f->base, path, NULL);
 	g_autoptr(SoupMessage) msg = soup_message_new(method, uri);
-	SendData data = {NULL, NULL, FALSE};
-	Reply *reply = g_new0(Reply, 1);
 
 	soup_message_add_flags(msg, SOUP_MESSAGE_NO_REDIRECT);
 	if (host != NULL)
@@ -1278,17 +1177,7 @@ server_request(ServerFixture *f, const gchar *method, const gchar *host, const g
 		g_autoptr(GBytes) bytes = g_bytes_new(body, strlen(body));
 		soup_message_set_request_body_from_bytes(msg, NULL, bytes);
 	}
-	soup_session_send_and_read_async(f->session, msg, G_PRIORITY_DEFAULT, NULL, send_cb, &data);
-	while (!data.done)
-		g_main_context_iteration(NULL, TRUE);
-	g_assert_no_error(data.error);
-	reply->status = soup_message_get_status(msg);
-	reply->body = g_strndup(
-		g_bytes_get_size(data.bytes) > 0 ? g_bytes_get_data(data.bytes, NULL) : "",
-		g_bytes_get_size(data.bytes));
-	reply->headers = soup_message_headers_ref(soup_message_get_response_headers(msg));
-	g_bytes_unref(data.bytes);
-	return reply;
+	return reply_new(f->session, msg);
 }
 
 static Reply *
@@ -1297,22 +1186,10 @@ server_request_with_cookie(ServerFixture *f, const gchar *host, const gchar *pat
 {
 	g_autofree gchar *uri = g_strconcat(f->base, path, NULL);
 	g_autoptr(SoupMessage) msg = soup_message_new("GET", uri);
-	SendData data = {NULL, NULL, FALSE};
-	Reply *reply = g_new0(Reply, 1);
 
 	soup_message_headers_replace(soup_message_get_request_headers(msg), "Host", host);
 	soup_message_headers_replace(soup_message_get_request_headers(msg), "Cookie", cookie);
-	soup_session_send_and_read_async(f->session, msg, G_PRIORITY_DEFAULT, NULL, send_cb, &data);
-	while (!data.done)
-		g_main_context_iteration(NULL, TRUE);
-	g_assert_no_error(data.error);
-	reply->status = soup_message_get_status(msg);
-	reply->body = g_strndup(
-		g_bytes_get_size(data.bytes) > 0 ? g_bytes_get_data(data.bytes, NULL) : "",
-		g_bytes_get_size(data.bytes));
-	reply->headers = soup_message_headers_ref(soup_message_get_response_headers(msg));
-	g_bytes_unref(data.bytes);
-	return reply;
+	return reply_new(f->session, msg);
 }
 
 /* App hosts reach the proxy without a bearer token; look-alikes reach the API as before. */
