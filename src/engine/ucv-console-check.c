@@ -10,6 +10,31 @@
 #include "engine/ucv-job-files.h"
 #include "virt/ucv-domain-xml.h"
 
+UcvStoredJob *
+ucv_engine_lookup_reachable_job(UcvEngine *self, const gchar *job_id, guint rank, GError **error)
+{
+	g_autoptr(UcvStoredJob) stored = ucv_store_lookup_job(self->store, job_id, error);
+
+	if (stored == NULL) {
+		if (error != NULL && *error == NULL)
+			g_set_error(error, UCV_ERROR, UCV_ERROR_NOT_FOUND,
+				    _("Job %s is not known to this provider"), job_id);
+		return NULL;
+	}
+	if (rank >= stored->job->replicas) {
+		g_set_error(error, UCV_ERROR, UCV_ERROR_INVALID,
+			    _("Job %s has no machine of rank %u"), job_id, rank);
+		return NULL;
+	}
+	/* a suspended or queued machine has no screen to show */
+	if (stored->state != UCV_JOB_STATE_RUNNING || stored->terminating) {
+		g_set_error(error, UCV_ERROR, UCV_ERROR_INVALID,
+			    _("Job %s is not running, so its machines cannot be reached"), job_id);
+		return NULL;
+	}
+	return g_steal_pointer(&stored);
+}
+
 gboolean
 ucv_engine_check_console(UcvEngine *self, const gchar *job_id, guint rank, GError **error)
 {
@@ -17,25 +42,8 @@ ucv_engine_check_console(UcvEngine *self, const gchar *job_id, guint rank, GErro
 
 	g_return_val_if_fail(UCV_IS_ENGINE(self), FALSE);
 
-	stored = ucv_store_lookup_job(self->store, job_id, error);
-	if (stored == NULL) {
-		if (error != NULL && *error == NULL)
-			g_set_error(error, UCV_ERROR, UCV_ERROR_NOT_FOUND,
-				    _("Job %s is not known to this provider"), job_id);
-		return FALSE;
-	}
-	if (rank >= stored->job->replicas) {
-		g_set_error(error, UCV_ERROR, UCV_ERROR_INVALID,
-			    _("Job %s has no machine of rank %u"), job_id, rank);
-		return FALSE;
-	}
-	/* a suspended or queued machine has no screen to show */
-	if (stored->state != UCV_JOB_STATE_RUNNING || stored->terminating) {
-		g_set_error(error, UCV_ERROR, UCV_ERROR_INVALID,
-			    _("Job %s is not running, so its machines cannot be reached"), job_id);
-		return FALSE;
-	}
-	return TRUE;
+	stored = ucv_engine_lookup_reachable_job(self, job_id, rank, error);
+	return stored != NULL;
 }
 
 static void

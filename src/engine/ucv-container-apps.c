@@ -25,36 +25,36 @@ ucv_engine_is_vnc_app(UcvJob *job)
 	       job->vnc_port != 0;
 }
 
-/* The rank may be reached (ucv_engine_check_console) and the job passes `serves`; else the
- * error says `why_format`, formatted with the job id. */
-static gboolean G_GNUC_PRINTF(6, 7)
-	check_serves(UcvEngine *self, const gchar *job_id, guint rank, gboolean (*serves)(UcvJob *),
-		     GError **error, const gchar *why_format, ...)
+/* The stored job when the rank may be reached (ucv_engine_check_console) and the job passes
+ * `serves`; else NULL, the error saying `why_format` formatted with the job id. One read of the
+ * store: the proxy asks on every request. */
+static UcvStoredJob *G_GNUC_PRINTF(6, 7)
+	lookup_serving(UcvEngine *self, const gchar *job_id, guint rank,
+		       gboolean (*serves)(UcvJob *), GError **error, const gchar *why_format, ...)
 {
-	g_autoptr(UcvStoredJob) stored = NULL;
+	g_autoptr(UcvStoredJob) stored = ucv_engine_lookup_reachable_job(self, job_id, rank, error);
 	g_autofree gchar *why = NULL;
 	va_list args;
 
-	if (!ucv_engine_check_console(self, job_id, rank, error))
-		return FALSE;
-	stored = ucv_store_lookup_job(self->store, job_id, error);
-	if (stored == NULL)
-		return FALSE;
-	if (serves(stored->job))
-		return TRUE;
+	if (stored == NULL || serves(stored->job))
+		return g_steal_pointer(&stored);
 	va_start(args, why_format);
 	why = g_strdup_vprintf(why_format, args);
 	va_end(args);
 	g_set_error_literal(error, UCV_ERROR, UCV_ERROR_INVALID, why);
-	return FALSE;
+	return NULL;
 }
+
+#define WEB_APP_REFUSED N_("Job %s does not run a web application")
 
 gboolean
 ucv_engine_check_web_app(UcvEngine *self, const gchar *job_id, guint rank, GError **error)
 {
+	g_autoptr(UcvStoredJob) stored = NULL;
+
 	g_return_val_if_fail(UCV_IS_ENGINE(self), FALSE);
-	return check_serves(self, job_id, rank, is_web_app, error,
-			    _("Job %s does not run a web application"), job_id);
+	stored = lookup_serving(self, job_id, rank, is_web_app, error, _(WEB_APP_REFUSED), job_id);
+	return stored != NULL;
 }
 
 /* Every machine has a screen; a container only when its application is a VNC application. */
@@ -67,11 +67,14 @@ has_display(UcvJob *job)
 gboolean
 ucv_engine_check_display(UcvEngine *self, const gchar *job_id, guint rank, GError **error)
 {
+	g_autoptr(UcvStoredJob) stored = NULL;
+
 	g_return_val_if_fail(UCV_IS_ENGINE(self), FALSE);
-	return check_serves(self, job_id, rank, has_display, error,
-			    _("Job %s has no remote desktop: its application is not a VNC "
-			      "application"),
-			    job_id);
+	stored = lookup_serving(self, job_id, rank, has_display, error,
+				_("Job %s has no remote desktop: its application is not a VNC "
+				  "application"),
+				job_id);
+	return stored != NULL;
 }
 
 gchar *
@@ -133,12 +136,12 @@ ucv_engine_get_web_target_async(UcvEngine *self, const gchar *job_id, guint rank
 
 	g_return_if_fail(UCV_IS_ENGINE(self));
 
-	if (!ucv_engine_check_web_app(self, job_id, rank, &error)) {
+	stored = lookup_serving(self, job_id, rank, is_web_app, &error, _(WEB_APP_REFUSED), job_id);
+	if (stored == NULL) {
 		g_task_report_error(self, callback, user_data, ucv_engine_get_web_target_async,
 				    error);
 		return;
 	}
-	stored = ucv_store_lookup_job(self->store, job_id, NULL);
 	ucv_engine_get_app_address_async(self, job_id, rank, stored->job->web_port, cancellable,
 					 callback, user_data);
 }

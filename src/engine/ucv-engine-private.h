@@ -70,6 +70,10 @@ void ucv_engine_start_container_job(UcvEngine *self, UcvJobRun *run, UcvJob *job
 				    UcvProduct *product);
 void ucv_engine_unstage_container_folders(UcvEngine *self, const gchar *job_id);
 
+/* The stored job when its `rank` can be reached now (ucv_engine_check_console's rules). */
+UcvStoredJob *ucv_engine_lookup_reachable_job(UcvEngine *self, const gchar *job_id, guint rank,
+					      GError **error);
+
 /* Applications in containers (ucv-container-apps.c): a VNC application's job; the address
  * ("<ip>:<port>") where the rank's application listens on `port`. */
 gboolean ucv_engine_is_vnc_app(UcvJob *job);
