@@ -1,6 +1,7 @@
 /* The engine's insides, shared by its files (ucv-engine, ucv-provision, ucv-reconcile). */
 #pragma once
 
+#include "engine/ucv-accountant.h"
 #include "engine/ucv-engine.h"
 #include "engine/ucv-job-run.h"
 #include "engine/ucv-outbox-sender.h"
@@ -18,6 +19,7 @@ struct _UcvEngine {
 	UcvHypervisor *hypervisor;
 	UcvCoreClient *core;
 	UcvOutboxSender *sender;
+	UcvAccountant *accountant;
 	UcvImageCache *images;
 	UcvImageStore *container_images; /* DOCKER jobs' images */
 	GHashTable *runs;                /* job id -> UcvJobRun */
@@ -113,6 +115,21 @@ void ucv_engine_capacity_reclaim(UcvEngine *self, GPtrArray *jobs, GHashTable *d
 
 /* Matches the store against libvirt and acts on the difference (at start, after reconnects). */
 void ucv_engine_reconcile(UcvEngine *self);
+
+/* Stops and removes everything the job owns, then reports SUCCESS with `status`; the job's
+ * operations in progress are cancelled. Unknown, ended or terminating jobs are left alone. */
+gboolean ucv_engine_terminate_job(UcvEngine *self, const gchar *job_id, const gchar *status,
+				  GError **error);
+
+/* Funds (ucv-funds.c): the accountant from the config, whose news of a locked wallet stops the
+ * job (a VM is suspended, or terminated when it cannot be; a DOCKER job is terminated); and
+ * the check that refuses to resume a job whose wallet is locked (UCV_ERROR_PAYMENT_REQUIRED). */
+void ucv_engine_funds_init(UcvEngine *self);
+gboolean ucv_engine_check_funds(UcvEngine *self, const gchar *job_id, GError **error);
+/* Suspends a running VM job with `status`; a job that cannot be saved is terminated with
+ * `status_if_terminated` instead (ucv-suspend.c). */
+void ucv_engine_suspend_or_stop(UcvEngine *self, const gchar *job_id, const gchar *status,
+				const gchar *status_if_terminated);
 
 /* Tells listeners of "job-idle" that the job has no operation left. */
 void ucv_engine_emit_job_idle(UcvEngine *self, const gchar *job_id);

@@ -73,6 +73,9 @@ ucv_engine_set_state(UcvEngine *self, const gchar *job_id, UcvJobState state, co
 	ucv_job_log(G_LOG_LEVEL_MESSAGE, job_id, NULL, "job %s: %s (%s)", job_id,
 		    ucv_job_state_to_string(state), status != NULL ? status : "");
 	ucv_outbox_sender_kick(self->sender);
+	/* the job's final usage goes to Core without waiting for the next round */
+	if (ucv_job_state_is_final(state))
+		ucv_accountant_kick(self->accountant);
 	g_signal_emit(self, signals[SIGNAL_JOB_STATE], 0, job_id, (gint)state);
 }
 
@@ -322,28 +325,35 @@ ucv_engine_create_jobs(UcvEngine *self, GPtrArray *jobs, GError **error)
 }
 
 gboolean
+ucv_engine_terminate_job(UcvEngine *self, const gchar *job_id, const gchar *status, GError **error)
+{
+	g_autoptr(UcvStoredJob) stored = ucv_store_lookup_job(self->store, job_id, NULL);
+	UcvJobRun *run;
+
+	if (stored == NULL) {
+		g_debug("terminate of unknown job %s: nothing to do", job_id);
+		return TRUE;
+	}
+	run = ucv_engine_get_run(self, job_id);
+	if (run->terminating)
+		return TRUE;
+	ucv_job_log(G_LOG_LEVEL_MESSAGE, job_id, NULL, "job %s: terminating (%s)", job_id, status);
+	if (!ucv_job_state_is_final(stored->state) &&
+	    !ucv_store_mark_terminating(self->store, job_id, error))
+		return FALSE;
+	run->terminating = TRUE;
+	g_cancellable_cancel(run->cancellable);
+	ucv_engine_queue_cleanup(self, run, UCV_JOB_STATE_SUCCESS, status);
+	return TRUE;
+}
+
+gboolean
 ucv_engine_terminate_jobs(UcvEngine *self, GPtrArray *job_ids, GError **error)
 {
 	for (guint i = 0; i < job_ids->len; i++) {
-		const gchar *job_id = g_ptr_array_index(job_ids, i);
-		g_autoptr(UcvStoredJob) stored = ucv_store_lookup_job(self->store, job_id, NULL);
-		UcvJobRun *run;
-
-		if (stored == NULL) {
-			g_debug("terminate of unknown job %s: nothing to do", job_id);
-			continue;
-		}
-		run = ucv_engine_get_run(self, job_id);
-		if (run->terminating)
-			continue;
-		ucv_job_log(G_LOG_LEVEL_MESSAGE, job_id, NULL, "job %s: terminating", job_id);
-		if (!ucv_job_state_is_final(stored->state) &&
-		    !ucv_store_mark_terminating(self->store, job_id, error))
+		if (!ucv_engine_terminate_job(self, g_ptr_array_index(job_ids, i),
+					      _("The job was cancelled"), error))
 			return FALSE;
-		run->terminating = TRUE;
-		g_cancellable_cancel(run->cancellable);
-		ucv_engine_queue_cleanup(self, run, UCV_JOB_STATE_SUCCESS,
-					 _("The job was cancelled"));
 	}
 	return TRUE;
 }
@@ -398,6 +408,8 @@ ucv_engine_start(UcvEngine *self, GError **error)
 	self->sweep_source =
 		g_timeout_add_seconds(self->config->reconcile_interval_s, on_sweep, self);
 	ucv_outbox_sender_kick(self->sender);
+	/* what the record holds since the last run goes out first */
+	ucv_accountant_start(self->accountant);
 	return TRUE;
 }
 
@@ -421,6 +433,7 @@ ucv_engine_dispose(GObject *object)
 	g_clear_pointer(&self->runs, g_hash_table_unref);
 	g_clear_pointer(&self->foreign_domains, g_hash_table_unref);
 	g_clear_object(&self->sender);
+	g_clear_object(&self->accountant);
 	g_clear_object(&self->scheduler);
 	g_clear_object(&self->images);
 	g_clear_object(&self->container_images);
@@ -509,6 +522,7 @@ ucv_engine_new(const UcvConfig *config, GPtrArray *products, UcvStore *store,
 	ucv_hypervisor_set_save_dir(hypervisor, config->save_dir);
 	self->core = g_object_ref(core);
 	self->sender = ucv_outbox_sender_new(store, core);
+	ucv_engine_funds_init(self);
 	self->images = ucv_image_cache_new(config->image_dir);
 	init_containers(self);
 	ucv_engine_capacity_init(self);

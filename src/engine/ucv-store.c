@@ -5,18 +5,10 @@
 
 #include "ucv-store.h"
 
-#include <sqlite3.h>
-
+#include "engine/ucv-store-private.h"
 #include "model/ucv-error.h"
 
-struct _UcvStore {
-	GObject parent_instance;
-	sqlite3 *db;
-};
-
 G_DEFINE_TYPE(UcvStore, ucv_store, G_TYPE_OBJECT)
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(sqlite3_stmt, sqlite3_finalize)
 
 /* Migration N brings the schema from user_version N to N + 1; never edit a released step, only
  * append new ones. */
@@ -44,23 +36,32 @@ static const gchar *const ucv_store_migrations[] = {
 	/* 3: the job's whole time allocation and, once it runs, its absolute deadline */
 	"ALTER TABLE jobs ADD COLUMN time_allocation_ms INTEGER NOT NULL DEFAULT 0;"
 	"ALTER TABLE jobs ADD COLUMN deadline_ms INTEGER NOT NULL DEFAULT 0;",
+	/* 4: accounting: the stretches each job ran (queued and suspended time is not charged)
+	 * and what Core has acknowledged; jobs running at the upgrade are counted from then */
+	"CREATE TABLE running_intervals ("
+	"  job_id TEXT NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,"
+	"  started_ms INTEGER NOT NULL,"
+	"  ended_ms INTEGER);"
+	"CREATE INDEX running_intervals_by_job ON running_intervals (job_id);"
+	"CREATE TABLE accounting ("
+	"  job_id TEXT PRIMARY KEY REFERENCES jobs (id) ON DELETE CASCADE,"
+	"  reported_usage INTEGER NOT NULL DEFAULT 0,"
+	"  charged_periods INTEGER NOT NULL DEFAULT 0,"
+	"  settled INTEGER NOT NULL DEFAULT 0,"
+	"  wallet_locked INTEGER NOT NULL DEFAULT 0);"
+	"INSERT INTO running_intervals (job_id, started_ms)"
+	"  SELECT id, CAST(strftime('%s', 'now') AS INTEGER) * 1000 FROM jobs"
+	"  WHERE state = 'RUNNING';"
+	"INSERT INTO accounting (job_id) SELECT id FROM jobs WHERE state = 'RUNNING';",
 };
 
-/* A transaction that rolls back unless committed, so early returns leave nothing half-written. */
-typedef struct {
-	sqlite3 *db;
-	gboolean finished;
-} UcvStoreTxn;
-
-static void
+void
 ucv_store_txn_free(UcvStoreTxn *txn)
 {
 	if (!txn->finished)
 		sqlite3_exec(txn->db, "ROLLBACK", NULL, NULL, NULL);
 	g_free(txn);
 }
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(UcvStoreTxn, ucv_store_txn_free)
 
 void
 ucv_stored_job_free(UcvStoredJob *self)
@@ -84,7 +85,7 @@ ucv_store_now_ms(void)
 	return g_get_real_time() / 1000;
 }
 
-static gboolean
+gboolean
 ucv_store_fail(UcvStore *self, const gchar *what, GError **error)
 {
 	g_set_error(error, UCV_ERROR, UCV_ERROR_FAILED, "database: cannot %s: %s", what,
@@ -107,7 +108,7 @@ ucv_store_exec(UcvStore *self, const gchar *sql, GError **error)
 	return FALSE;
 }
 
-static sqlite3_stmt *
+sqlite3_stmt *
 ucv_store_prepare(UcvStore *self, const gchar *sql, GError **error)
 {
 	sqlite3_stmt *stmt = NULL;
@@ -120,7 +121,7 @@ ucv_store_prepare(UcvStore *self, const gchar *sql, GError **error)
 }
 
 /* Runs a statement that returns no rows. */
-static gboolean
+gboolean
 ucv_store_step_done(UcvStore *self, sqlite3_stmt *stmt, const gchar *what, GError **error)
 {
 	if (sqlite3_step(stmt) != SQLITE_DONE)
@@ -128,7 +129,7 @@ ucv_store_step_done(UcvStore *self, sqlite3_stmt *stmt, const gchar *what, GErro
 	return TRUE;
 }
 
-static UcvStoreTxn *
+UcvStoreTxn *
 ucv_store_txn_begin(UcvStore *self, GError **error)
 {
 	UcvStoreTxn *txn;
@@ -141,7 +142,7 @@ ucv_store_txn_begin(UcvStore *self, GError **error)
 	return txn;
 }
 
-static gboolean
+gboolean
 ucv_store_txn_commit(UcvStore *self, UcvStoreTxn *txn, GError **error)
 {
 	if (!ucv_store_exec(self, "COMMIT", error))
@@ -150,7 +151,7 @@ ucv_store_txn_commit(UcvStore *self, UcvStoreTxn *txn, GError **error)
 	return TRUE;
 }
 
-static gchar *
+gchar *
 ucv_store_column_dup(sqlite3_stmt *stmt, int column)
 {
 	return g_strdup((const gchar *)sqlite3_column_text(stmt, column));
@@ -505,6 +506,8 @@ ucv_store_record_update(UcvStore *self, const gchar *job_id, const UcvJobUpdate 
 	if (!ucv_store_apply_update(self, job_id, update, now, error))
 		return FALSE;
 	if (!ucv_store_outbox_append(self, job_id, update, now, error))
+		return FALSE;
+	if (update->has_state && !ucv_store_track_running(self, job_id, update->state, now, error))
 		return FALSE;
 	return ucv_store_txn_commit(self, txn, error);
 }

@@ -81,4 +81,33 @@ gboolean ucv_store_add_domain(UcvStore *self, const gchar *job_id, guint rank, c
 GPtrArray *ucv_store_list_domains(UcvStore *self, const gchar *job_id, GError **error);
 gboolean ucv_store_remove_domains(UcvStore *self, const gchar *job_id, GError **error);
 
+/* Accounting (ucv-store-usage.c). A job's running stretches open and close with the states it
+ * records (ucv_store_record_update), in the same transaction, so usage is exactly what Core was
+ * told: queued and suspended time is never charged. */
+typedef struct {
+	UcvJob *job;
+	UcvJobState state;
+	gint64 running_ms;      /* all its RUNNING stretches up to `now_ms` */
+	gboolean complete;      /* the job ended and no stretch is open: running_ms is final */
+	gint64 reported_usage;  /* the newest absolute usage Core acknowledged (report-usage) */
+	gint64 charged_periods; /* the periods Core acknowledged (charge-credits) */
+	gboolean wallet_locked; /* Core said the owner's wallet is locked, and has not said since
+				   that it is not */
+} UcvJobUsage;
+
+void ucv_job_usage_free(UcvJobUsage *self);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(UcvJobUsage, ucv_job_usage_free)
+
+/* Every job that has run and whose final usage Core has not acknowledged yet (GPtrArray of
+ * UcvJobUsage), oldest first. */
+GPtrArray *ucv_store_list_unsettled_usage(UcvStore *self, gint64 now_ms, GError **error);
+/* Core acknowledged `reported_usage` and `charged_periods` (never lowered by a late answer);
+ * `settled`: that was the job's final usage, it needs no more reports. */
+gboolean ucv_store_settle_usage(UcvStore *self, const gchar *job_id, gint64 reported_usage,
+				gint64 charged_periods, gboolean settled, GError **error);
+gboolean ucv_store_set_wallet_locked(UcvStore *self, const gchar *job_id, gboolean locked,
+				     GError **error);
+/* FALSE for unknown jobs and jobs that never ran. */
+gboolean ucv_store_get_wallet_locked(UcvStore *self, const gchar *job_id);
+
 G_END_DECLS

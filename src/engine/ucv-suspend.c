@@ -19,6 +19,8 @@ typedef struct {
 	guint rank;  /* the next rank to save */
 	guint saved; /* ranks saved so far, which a failure must bring back */
 	GError *failure;
+	gchar *status;               /* the SUSPENDED status; NULL: the usual one */
+	gchar *status_if_terminated; /* non-NULL: a machine that cannot be saved ends the job */
 } UcvSuspendOp;
 
 static void
@@ -28,6 +30,8 @@ suspend_op_free(UcvSuspendOp *op)
 	g_clear_pointer(&op->run, ucv_job_run_unref);
 	g_clear_pointer(&op->job, ucv_job_unref);
 	g_clear_error(&op->failure);
+	g_free(op->status);
+	g_free(op->status_if_terminated);
 	g_free(op);
 }
 
@@ -52,7 +56,10 @@ suspend_done(UcvSuspendOp *op)
 
 	g_hash_table_remove_all(op->run->started_ranks);
 	ucv_engine_set_state(self, op->run->job_id, UCV_JOB_STATE_SUSPENDED,
-			     _("The virtual machine is suspended: its memory is kept on disk"));
+			     op->status != NULL
+				     ? op->status
+				     : _("The virtual machine is suspended: its memory is kept on "
+					 "disk"));
 	ucv_engine_capacity_release(self, op->run->job_id);
 	suspend_op_finish(op);
 }
@@ -94,6 +101,29 @@ suspend_undo_next(UcvSuspendOp *op)
 	suspend_op_finish(op);
 }
 
+/* A machine could not be saved. A suspend that must stop the job (its wallet is empty) ends
+ * it instead; any other brings back what was saved and keeps running. */
+static void
+suspend_failed(UcvSuspendOp *op)
+{
+	g_autofree gchar *job_id = NULL;
+	g_autofree gchar *status = NULL;
+	g_autoptr(UcvEngine) engine = NULL;
+
+	if (op->status_if_terminated == NULL || op->run->terminating) {
+		suspend_undo_next(op);
+		return;
+	}
+	job_id = g_strdup(op->run->job_id);
+	status = g_strdup(op->status_if_terminated);
+	engine = g_object_ref(op->engine);
+	ucv_job_log(G_LOG_LEVEL_WARNING, job_id, NULL,
+		    "job %s: cannot be suspended (%s): terminating it", job_id,
+		    op->failure->message);
+	suspend_op_finish(op);
+	ucv_engine_terminate_job(engine, job_id, status, NULL);
+}
+
 static void suspend_next_rank(UcvSuspendOp *op);
 
 static void
@@ -104,7 +134,7 @@ on_rank_saved(GObject *source, GAsyncResult *res, gpointer user_data)
 
 	if (!ucv_hypervisor_managed_save_finish(UCV_HYPERVISOR(source), res, &error)) {
 		op->failure = g_steal_pointer(&error);
-		suspend_undo_next(op);
+		suspend_failed(op);
 		return;
 	}
 	op->saved++;
@@ -186,6 +216,27 @@ check_all(UcvEngine *self, GPtrArray *job_ids, GError **error)
 	return TRUE;
 }
 
+static void
+queue_suspend(UcvEngine *self, const gchar *job_id, const gchar *status,
+	      const gchar *status_if_terminated)
+{
+	UcvSuspendOp *op = g_new0(UcvSuspendOp, 1);
+
+	op->engine = g_object_ref(self);
+	op->status = g_strdup(status);
+	op->status_if_terminated = g_strdup(status_if_terminated);
+	ucv_job_run_enqueue(ucv_engine_get_run(self, job_id), op_suspend, op,
+			    (GDestroyNotify)suspend_op_free);
+}
+
+void
+ucv_engine_suspend_or_stop(UcvEngine *self, const gchar *job_id, const gchar *status,
+			   const gchar *status_if_terminated)
+{
+	ucv_job_log(G_LOG_LEVEL_MESSAGE, job_id, NULL, "job %s: suspending (%s)", job_id, status);
+	queue_suspend(self, job_id, status, status_if_terminated);
+}
+
 gboolean
 ucv_engine_suspend_jobs(UcvEngine *self, GPtrArray *job_ids, GError **error)
 {
@@ -195,12 +246,9 @@ ucv_engine_suspend_jobs(UcvEngine *self, GPtrArray *job_ids, GError **error)
 		return FALSE;
 	for (guint i = 0; i < job_ids->len; i++) {
 		const gchar *job_id = g_ptr_array_index(job_ids, i);
-		UcvSuspendOp *op = g_new0(UcvSuspendOp, 1);
 
-		op->engine = g_object_ref(self);
 		ucv_job_log(G_LOG_LEVEL_MESSAGE, job_id, NULL, "job %s: suspending", job_id);
-		ucv_job_run_enqueue(ucv_engine_get_run(self, job_id), op_suspend, op,
-				    (GDestroyNotify)suspend_op_free);
+		queue_suspend(self, job_id, NULL, NULL);
 	}
 	return TRUE;
 }
@@ -237,6 +285,10 @@ ucv_engine_unsuspend_jobs(UcvEngine *self, GPtrArray *job_ids, GError **error)
 
 	if (!check_all(self, job_ids, error))
 		return FALSE;
+	for (guint i = 0; i < job_ids->len; i++) {
+		if (!ucv_engine_check_funds(self, g_ptr_array_index(job_ids, i), error))
+			return FALSE;
+	}
 	for (guint i = 0; i < job_ids->len; i++) {
 		const gchar *job_id = g_ptr_array_index(job_ids, i);
 

@@ -79,6 +79,36 @@ ucv_product_parse_price(UcvProduct *self, JsonObject *root, GError **error)
 					error);
 }
 
+/* UCloud's accounting frequencies; a product without one is charged by the minute, as UCloud's
+ * compute products usually are. */
+static gboolean
+ucv_product_parse_frequency(UcvProduct *self, GError **error)
+{
+	static const struct {
+		const gchar *name;
+		gint64 period_ms;
+	} frequencies[] = {
+		{"PERIODIC_MINUTE", 60 * 1000},
+		{"PERIODIC_HOUR", 3600 * 1000},
+		{"PERIODIC_DAY", 24 * 3600 * 1000},
+		{"ONCE", 0},
+	};
+
+	if (self->accounting_frequency == NULL)
+		self->accounting_frequency = g_strdup("PERIODIC_MINUTE");
+	for (guint i = 0; i < G_N_ELEMENTS(frequencies); i++) {
+		if (g_strcmp0(self->accounting_frequency, frequencies[i].name) == 0) {
+			self->period_ms = frequencies[i].period_ms;
+			return TRUE;
+		}
+	}
+	g_set_error(error, UCV_ERROR, UCV_ERROR_CONFIG,
+		    "accountingFrequency must be PERIODIC_MINUTE, PERIODIC_HOUR, PERIODIC_DAY or "
+		    "ONCE, not \"%s\"",
+		    self->accounting_frequency);
+	return FALSE;
+}
+
 static void
 ucv_product_clear(gpointer data)
 {
@@ -126,6 +156,10 @@ ucv_product_new_from_json(JsonNode *node, GError **error)
 	    !ucv_json_read_string(root, "accountingFrequency", &self->accounting_frequency,
 				  UCV_ERROR_CONFIG, error))
 		return NULL;
+	if (!ucv_product_parse_frequency(self, error)) {
+		g_prefix_error(error, "product \"%s\": ", self->name);
+		return NULL;
+	}
 	self->json = json_to_string(node, FALSE);
 	return g_steal_pointer(&self);
 }

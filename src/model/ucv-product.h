@@ -16,6 +16,7 @@ typedef struct {
 	guint gpu;
 	gint64 price;
 	gchar *accounting_frequency; /* e.g. "PERIODIC_MINUTE" */
+	gint64 period_ms;            /* the frequency's period; 0 for ONCE (charged once) */
 	gchar *json;                 /* the product as written in the file (compact JSON) */
 } UcvProduct;
 

@@ -1,12 +1,10 @@
 /* A fake UCloud/Core for tests: provider token refresh and job control calls on loopback. */
 #include "config.h"
 
-#include "ucv-fake-core.h"
+#include "ucv-fake-core-private.h"
 
 #include <errno.h>
 #include <glib/gstdio.h>
-#include <json-glib/json-glib.h>
-#include <libsoup/soup.h>
 #include <string.h>
 
 #include "model/ucv-error.h"
@@ -14,37 +12,6 @@
 #define UCV_FAKE_CORE_DEFAULT_PROVIDER    "example"
 #define UCV_FAKE_CORE_DEFAULT_LIFETIME_S  600
 #define UCV_FAKE_CORE_CORE_TOKEN_LIFETIME 600
-
-struct _UcvFakeCore {
-	GObject parent_instance;
-	gchar *state_dir;
-	UcvTestSigner *signer;
-	gchar *refresh_token;
-	gchar *provider_id;
-	gint64 token_lifetime_s;
-	GHashTable *access_tokens; /* token -> gint64 expiry (Unix seconds) */
-
-	SoupServer *server;
-	GPtrArray *connections; /* GSocket of every accepted request, closed when going down */
-	guint port;
-	gchar *url;
-	gboolean down;
-
-	GPtrArray *updates; /* UcvFakeCoreUpdate */
-	guint sequence;
-	GHashTable *forgotten_jobs;
-	guint fail_status;
-	guint fail_count;
-	guint refresh_count;
-	guint update_calls;
-
-	GPtrArray *ssh_keys; /* JsonNode */
-	GHashTable *jobs;    /* job id -> Job JSON */
-	gboolean wallet_locked;
-	GHashTable *usage;      /* job id -> gint64 */
-	GHashTable *charge_ids; /* set */
-	guint usage_calls;
-};
 
 G_DEFINE_TYPE(UcvFakeCore, ucv_fake_core, G_TYPE_OBJECT)
 
@@ -83,7 +50,7 @@ G_DEFINE_BOXED_TYPE(UcvFakeCoreUpdate, ucv_fake_core_update, ucv_fake_core_updat
 
 /* ---- HTTP helpers ---- */
 
-static void
+void
 ucv_fake_core_reply(SoupServerMessage *msg, guint status, const gchar *json)
 {
 	soup_server_message_set_status(msg, status, NULL);
@@ -91,7 +58,7 @@ ucv_fake_core_reply(SoupServerMessage *msg, guint status, const gchar *json)
 					 strlen(json));
 }
 
-static void
+void
 ucv_fake_core_reply_node(SoupServerMessage *msg, guint status, JsonNode *node)
 {
 	g_autofree gchar *json = json_to_string(node, FALSE);
@@ -99,8 +66,7 @@ ucv_fake_core_reply_node(SoupServerMessage *msg, guint status, JsonNode *node)
 	ucv_fake_core_reply(msg, status, json);
 }
 
-/* A CommonErrorMessage, as Core answers errors. */
-static void
+void
 ucv_fake_core_reply_error(SoupServerMessage *msg, guint status, const gchar *why)
 {
 	g_autoptr(JsonBuilder) builder = json_builder_new();
@@ -136,8 +102,7 @@ ucv_fake_core_parse_body(SoupServerMessage *msg, GError **error)
 	return json_node_copy(json_parser_get_root(parser));
 }
 
-/* The "items" array of a BulkRequest, or NULL. */
-static JsonArray *
+JsonArray *
 ucv_fake_core_items(JsonNode *body)
 {
 	JsonObject *obj;
@@ -152,7 +117,7 @@ ucv_fake_core_items(JsonNode *body)
 	return json_node_get_array(items);
 }
 
-static const gchar *
+const gchar *
 ucv_fake_core_string_member(JsonObject *obj, const gchar *name)
 {
 	JsonNode *node = json_object_get_member(obj, name);
@@ -163,7 +128,7 @@ ucv_fake_core_string_member(JsonObject *obj, const gchar *name)
 	return json_node_get_string(node);
 }
 
-static JsonObject *
+JsonObject *
 ucv_fake_core_object_element(JsonArray *array, guint i)
 {
 	JsonNode *node = json_array_get_element(array, i);
@@ -201,9 +166,6 @@ ucv_fake_core_authorized(UcvFakeCore *self, SoupServerMessage *msg)
 }
 
 /* ---- endpoints ---- */
-
-typedef void (*UcvFakeCoreHandler)(UcvFakeCore *self, SoupServerMessage *msg, GHashTable *query,
-				   JsonNode *body);
 
 static void
 ucv_fake_core_handle_refresh(UcvFakeCore *self, SoupServerMessage *msg, GHashTable *query,
@@ -389,111 +351,6 @@ ucv_fake_core_handle_retrieve(UcvFakeCore *self, SoupServerMessage *msg, GHashTa
 	ucv_fake_core_reply(msg, SOUP_STATUS_OK, job);
 }
 
-/* "job-<id>" scopes name jobs; other scopes are recorded under their full name. */
-static void
-ucv_fake_core_record_usage(UcvFakeCore *self, JsonObject *item)
-{
-	JsonNode *description = json_object_get_member(item, "description");
-	JsonNode *usage = json_object_get_member(item, "usage");
-	const gchar *scope = NULL;
-	gint64 *value;
-
-	if (description != NULL && JSON_NODE_HOLDS_OBJECT(description))
-		scope = ucv_fake_core_string_member(json_node_get_object(description), "scope");
-	if (scope == NULL || usage == NULL || !JSON_NODE_HOLDS_VALUE(usage))
-		return;
-	if (g_str_has_prefix(scope, "job-"))
-		scope += strlen("job-");
-	value = g_new(gint64, 1);
-	*value = json_node_get_int(usage);
-	g_hash_table_insert(self->usage, g_strdup(scope), value);
-}
-
-static void
-ucv_fake_core_handle_report_usage(UcvFakeCore *self, SoupServerMessage *msg, GHashTable *query,
-				  JsonNode *body)
-{
-	JsonArray *items = ucv_fake_core_items(body);
-	g_autoptr(JsonBuilder) builder = json_builder_new();
-	g_autoptr(JsonNode) reply = NULL;
-
-	self->usage_calls++;
-	if (items == NULL) {
-		ucv_fake_core_reply_error(msg, SOUP_STATUS_BAD_REQUEST, "Bad request");
-		return;
-	}
-	json_builder_begin_object(builder);
-	json_builder_set_member_name(builder, "responses");
-	json_builder_begin_array(builder);
-	for (guint i = 0; i < json_array_get_length(items); i++) {
-		JsonObject *item = ucv_fake_core_object_element(items, i);
-
-		if (item != NULL)
-			ucv_fake_core_record_usage(self, item);
-		json_builder_add_boolean_value(builder, !self->wallet_locked);
-	}
-	json_builder_end_array(builder);
-	json_builder_end_object(builder);
-	reply = json_builder_get_root(builder);
-	ucv_fake_core_reply_node(msg, SOUP_STATUS_OK, reply);
-}
-
-static void
-ucv_fake_core_add_id_object(JsonBuilder *builder, const gchar *id)
-{
-	json_builder_begin_object(builder);
-	json_builder_set_member_name(builder, "id");
-	json_builder_add_string_value(builder, id);
-	json_builder_end_object(builder);
-}
-
-static void
-ucv_fake_core_handle_charge_credits(UcvFakeCore *self, SoupServerMessage *msg, GHashTable *query,
-				    JsonNode *body)
-{
-	JsonArray *items = ucv_fake_core_items(body);
-	g_autoptr(GPtrArray) insufficient = g_ptr_array_new();
-	g_autoptr(GPtrArray) duplicates = g_ptr_array_new();
-	g_autoptr(JsonBuilder) builder = json_builder_new();
-	g_autoptr(JsonNode) reply = NULL;
-
-	self->usage_calls++;
-	if (items == NULL) {
-		ucv_fake_core_reply_error(msg, SOUP_STATUS_BAD_REQUEST, "Bad request");
-		return;
-	}
-	for (guint i = 0; i < json_array_get_length(items); i++) {
-		JsonObject *item = ucv_fake_core_object_element(items, i);
-		const gchar *id = item != NULL ? ucv_fake_core_string_member(item, "id") : NULL;
-		const gchar *charge_id =
-			item != NULL ? ucv_fake_core_string_member(item, "chargeId") : NULL;
-
-		if (id == NULL)
-			continue;
-		if (self->wallet_locked)
-			g_ptr_array_add(insufficient, (gpointer)id);
-		else if (charge_id != NULL && g_hash_table_contains(self->charge_ids, charge_id))
-			g_ptr_array_add(duplicates, (gpointer)id);
-		else if (charge_id != NULL)
-			g_hash_table_add(self->charge_ids, g_strdup(charge_id));
-	}
-
-	json_builder_begin_object(builder);
-	json_builder_set_member_name(builder, "insufficientFunds");
-	json_builder_begin_array(builder);
-	for (guint i = 0; i < insufficient->len; i++)
-		ucv_fake_core_add_id_object(builder, g_ptr_array_index(insufficient, i));
-	json_builder_end_array(builder);
-	json_builder_set_member_name(builder, "duplicateCharges");
-	json_builder_begin_array(builder);
-	for (guint i = 0; i < duplicates->len; i++)
-		ucv_fake_core_add_id_object(builder, g_ptr_array_index(duplicates, i));
-	json_builder_end_array(builder);
-	json_builder_end_object(builder);
-	reply = json_builder_get_root(builder);
-	ucv_fake_core_reply_node(msg, SOUP_STATUS_OK, reply);
-}
-
 static const struct {
 	const gchar *method;
 	const gchar *path;
@@ -580,6 +437,7 @@ ucv_fake_core_stop_server(UcvFakeCore *self)
 		return;
 	soup_server_disconnect(self->server);
 	ucv_fake_core_close_connections(self);
+	ucv_fake_core_drop_held_accounting(self);
 	g_clear_object(&self->server);
 }
 
@@ -946,30 +804,6 @@ ucv_fake_core_set_job(UcvFakeCore *self, const gchar *job_id, const gchar *job_j
 	g_hash_table_insert(self->jobs, g_strdup(job_id), g_strdup(job_json));
 }
 
-void
-ucv_fake_core_set_wallet_locked(UcvFakeCore *self, gboolean locked)
-{
-	g_return_if_fail(UCV_IS_FAKE_CORE(self));
-	self->wallet_locked = locked;
-}
-
-gint64
-ucv_fake_core_get_reported_usage(UcvFakeCore *self, const gchar *job_id)
-{
-	const gint64 *usage;
-
-	g_return_val_if_fail(UCV_IS_FAKE_CORE(self), -1);
-	usage = g_hash_table_lookup(self->usage, job_id);
-	return usage != NULL ? *usage : -1;
-}
-
-guint
-ucv_fake_core_get_usage_calls(UcvFakeCore *self)
-{
-	g_return_val_if_fail(UCV_IS_FAKE_CORE(self), 0);
-	return self->usage_calls;
-}
-
 /* ---- GObject ---- */
 
 static void
@@ -997,8 +831,7 @@ ucv_fake_core_finalize(GObject *object)
 	g_hash_table_unref(self->forgotten_jobs);
 	g_ptr_array_unref(self->ssh_keys);
 	g_hash_table_unref(self->jobs);
-	g_hash_table_unref(self->usage);
-	g_hash_table_unref(self->charge_ids);
+	ucv_fake_core_accounting_finalize(self);
 	G_OBJECT_CLASS(ucv_fake_core_parent_class)->finalize(object);
 }
 
@@ -1027,6 +860,5 @@ ucv_fake_core_init(UcvFakeCore *self)
 	self->forgotten_jobs = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	self->ssh_keys = g_ptr_array_new_with_free_func((GDestroyNotify)json_node_unref);
 	self->jobs = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
-	self->usage = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
-	self->charge_ids = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	ucv_fake_core_accounting_init(self);
 }

@@ -82,11 +82,33 @@ void ucv_fake_core_add_ssh_key(UcvFakeCore *self, const gchar *title, const gcha
 /* The Job JSON that GET /api/jobs/control/retrieve?id=<job_id> answers; unknown ids get 404. */
 void ucv_fake_core_set_job(UcvFakeCore *self, const gchar *job_id, const gchar *job_json);
 
-/* Accounting: POST /api/accounting/v2/reportUsage answers `true` per item unless the wallet is
- * locked; POST /api/jobs/control/chargeCredits answers no insufficient funds unless locked. */
+/* Accounting: POST /api/accounting/v2/reportUsage and POST /api/jobs/control/chargeCredits,
+ * checked as Core checks them (400 for an item Core cannot read, 403 for one it forbids). */
+/* A locked wallet answers reportUsage items `false` (the usage is still recorded) and lists
+ * chargeCredits items in insufficientFunds without charging them. */
 void ucv_fake_core_set_wallet_locked(UcvFakeCore *self, gboolean locked);
+/* chargeCredits of a locked wallet answers 402 Payment Required (older Core) instead of listing
+ * insufficientFunds. */
+void ucv_fake_core_set_charge_402(UcvFakeCore *self, gboolean use_402);
+/* While stalled, accounting calls are recorded and applied but their answers are held back
+ * (soup_server_message_pause); un-stalling sends the held answers. A client that goes away while
+ * waiting just never gets its answer; going down or disposing drops the held answers unsent. */
+void ucv_fake_core_set_accounting_stalled(UcvFakeCore *self, gboolean stalled);
+/* Accounting calls whose answers are being held right now. */
+guint ucv_fake_core_get_held_accounting_calls(UcvFakeCore *self);
 /* The newest absolute usage reported for scope "job-<job_id>", or -1. */
 gint64 ucv_fake_core_get_reported_usage(UcvFakeCore *self, const gchar *job_id);
+/* reportUsage items (absolute and delta) received for the job's scope. */
+guint ucv_fake_core_get_usage_reports(UcvFakeCore *self, const gchar *job_id);
+/* Absolute reports lower than an earlier report for the job: absolute usage must never go down. */
+guint ucv_fake_core_get_usage_decreases(UcvFakeCore *self, const gchar *job_id);
+/* The sum of units × periods over the distinct chargeIds accepted for the job. */
+gint64 ucv_fake_core_get_charged(UcvFakeCore *self, const gchar *job_id);
+/* Distinct chargeIds accepted (charged) for the job. */
+guint ucv_fake_core_get_charges(UcvFakeCore *self, const gchar *job_id);
+/* chargeIds sent again for the job after they were accepted (answered as duplicateCharges). */
+guint ucv_fake_core_get_repeated_charges(UcvFakeCore *self, const gchar *job_id);
+/* HTTP calls with a valid token to either accounting endpoint, refused ones included. */
 guint ucv_fake_core_get_usage_calls(UcvFakeCore *self);
 
 G_END_DECLS

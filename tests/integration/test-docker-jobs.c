@@ -108,6 +108,29 @@ test_batch(void)
 	assert_lines(log, acme_output, G_N_ELEMENTS(acme_output));
 }
 
+static const UcvDockerJob sleeping_job = {
+	.invocation = "[{'type':'word','word':'sleep'},{'type':'word','word':'600'}]",
+	.values = "{}",
+};
+
+/* The wallet paying for a DOCKER job is locked: the job ends (there is no memory to keep) as
+ * SUCCESS with "Insufficient funds", and its container host is removed. */
+static void
+test_insufficient_funds(void)
+{
+	g_autoptr(UcvHarness) h = ucv_docker_harness_new_with(
+		"[ucloud]\naccounting = report-usage\naccounting-interval = 1\n");
+	g_autofree gchar *job_id = ucv_harness_new_job_id();
+	g_autofree gchar *status = NULL;
+
+	ucv_docker_start_job(h, job_id, &sleeping_job);
+	ucv_fake_core_set_wallet_locked(h->core, TRUE);
+	status = ucv_harness_wait_state(h, job_id, "SUCCESS", RUN_TIMEOUT_S);
+	g_assert_cmpstr(status, ==, "Insufficient funds");
+	ucv_docker_wait_domain_gone(h, job_id);
+	g_assert_cmpint(ucv_fake_core_get_reported_usage(h->core, job_id), >, 0);
+}
+
 static void
 test_unknown_image(void)
 {
@@ -449,5 +472,6 @@ main(int argc, char **argv)
 	g_test_add_func("/docker/hostile-image", test_hostile_image);
 	g_test_add_func("/docker/web-app", test_web_app);
 	g_test_add_func("/docker/vnc-app", test_vnc_app);
+	g_test_add_func("/docker/insufficient-funds", test_insufficient_funds);
 	return ucv_docker_test_run();
 }

@@ -15,10 +15,12 @@
 #include <string.h>
 #include <sys/prctl.h>
 
+/* 60000 a minute: usage counts milliseconds of running time per machine, which accounting tests
+ * compare with the clock */
 static const gchar *products_json =
 	"[{\"type\":\"compute\",\"name\":\"test-vm\",\"category\":{\"name\":\"test-vm\","
 	"\"provider\":\"test\",\"productType\":\"COMPUTE\",\"accountingFrequency\":"
-	"\"PERIODIC_MINUTE\"},\"description\":\"1 vCPU, 1 GiB\",\"price\":1,\"cpu\":1,"
+	"\"PERIODIC_MINUTE\"},\"description\":\"1 vCPU, 1 GiB\",\"price\":60000,\"cpu\":1,"
 	"\"memoryInGigs\":1,\"gpu\":0}]";
 
 static guint

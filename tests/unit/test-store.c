@@ -163,7 +163,7 @@ test_store_fresh_schema(void)
 {
 	g_autoptr(UcvStore) store = open_memory_store();
 
-	g_assert_cmpuint(ucv_store_get_schema_version(store), ==, 3);
+	g_assert_cmpuint(ucv_store_get_schema_version(store), ==, 4);
 }
 
 static void
@@ -184,7 +184,7 @@ test_store_reopen_keeps_data(void)
 	{
 		g_autoptr(UcvStore) store = ucv_store_open(path, &error);
 		g_assert_no_error(error);
-		g_assert_cmpuint(ucv_store_get_schema_version(store), ==, 3);
+		g_assert_cmpuint(ucv_store_get_schema_version(store), ==, 4);
 		stored = ucv_store_lookup_job(store, "job-1", &error);
 		g_assert_no_error(error);
 		g_assert_nonnull(stored);
@@ -205,6 +205,8 @@ test_store_migrates_v1(void)
 	g_autoptr(GError) error = NULL;
 	g_autoptr(UcvStore) store = NULL;
 	g_autoptr(UcvStoredJob) stored = NULL;
+	g_autoptr(GPtrArray) usages = NULL;
+	UcvJobUsage *usage;
 	sqlite3 *db = NULL;
 	const gchar *v1 =
 		"CREATE TABLE jobs (id TEXT PRIMARY KEY, json TEXT NOT NULL, state TEXT NOT NULL,"
@@ -222,11 +224,18 @@ test_store_migrates_v1(void)
 
 	store = ucv_store_open(path, &error);
 	g_assert_no_error(error);
-	g_assert_cmpuint(ucv_store_get_schema_version(store), ==, 3);
+	g_assert_cmpuint(ucv_store_get_schema_version(store), ==, 4);
 	stored = ucv_store_lookup_job(store, "7", &error);
 	g_assert_no_error(error);
 	g_assert_cmpint(stored->state, ==, UCV_JOB_STATE_RUNNING);
 	g_assert_false(stored->terminating);
+	/* a job running at the upgrade is charged from then on */
+	usages = ucv_store_list_unsettled_usage(store, g_get_real_time() / 1000 + 1000, &error);
+	g_assert_no_error(error);
+	g_assert_cmpuint(usages->len, ==, 1);
+	usage = g_ptr_array_index(usages, 0);
+	g_assert_false(usage->complete);
+	g_assert_cmpint(usage->running_ms, >=, 1000);
 	g_clear_object(&store);
 	remove_tmp_dir(dir);
 }
@@ -613,6 +622,136 @@ test_store_hostile_text_verbatim(void)
 	g_assert_cmpuint(all->len, ==, 1);
 }
 
+static gint64
+now_ms(void)
+{
+	return g_get_real_time() / 1000;
+}
+
+static UcvJobUsage *
+only_usage(GPtrArray *usages)
+{
+	g_assert_cmpuint(usages->len, ==, 1);
+	return g_ptr_array_index(usages, 0);
+}
+
+static GPtrArray *
+list_usage(UcvStore *store, gint64 at_ms)
+{
+	g_autoptr(GError) error = NULL;
+	GPtrArray *usages = ucv_store_list_unsettled_usage(store, at_ms, &error);
+
+	g_assert_no_error(error);
+	return usages;
+}
+
+/* Running stretches follow the recorded states: queued and suspended time is not counted. */
+static void
+test_store_usage_stretches(void)
+{
+	g_autoptr(UcvStore) store = open_memory_store();
+	g_autoptr(GPtrArray) usages = NULL;
+	g_autoptr(GPtrArray) later = NULL;
+	UcvJobUsage *usage;
+
+	insert_one(store, "u1");
+	g_usleep(100 * 1000);
+	record_state(store, "u1", UCV_JOB_STATE_RUNNING, "up");
+	g_usleep(50 * 1000);
+	record_state(store, "u1", UCV_JOB_STATE_SUSPENDED, "saved");
+	g_usleep(300 * 1000);
+	record_state(store, "u1", UCV_JOB_STATE_RUNNING, "up again");
+	/* a new status line while running is the same stretch */
+	record_state(store, "u1", UCV_JOB_STATE_RUNNING, "still up");
+	g_usleep(50 * 1000);
+	record_state(store, "u1", UCV_JOB_STATE_SUCCESS, "done");
+
+	usages = list_usage(store, now_ms());
+	usage = only_usage(usages);
+	g_assert_cmpstr(usage->job->id, ==, "u1");
+	g_assert_true(usage->complete);
+	g_assert_cmpint(usage->running_ms, >=, 100);
+	g_assert_cmpint(usage->running_ms, <, 300);
+	/* closed stretches do not grow with time */
+	later = list_usage(store, now_ms() + 3600 * 1000);
+	g_assert_cmpint(only_usage(later)->running_ms, ==, usage->running_ms);
+}
+
+static void
+test_store_usage_open_stretch(void)
+{
+	g_autoptr(UcvStore) store = open_memory_store();
+	g_autoptr(GPtrArray) queued = NULL;
+	g_autoptr(GPtrArray) usages = NULL;
+	gint64 before = now_ms();
+	UcvJobUsage *usage;
+
+	insert_one(store, "u2");
+	insert_one(store, "never-ran");
+	record_state(store, "never-ran", UCV_JOB_STATE_FAILURE, "no room");
+	queued = list_usage(store, now_ms());
+	g_assert_cmpuint(queued->len, ==, 0);
+
+	record_state(store, "u2", UCV_JOB_STATE_RUNNING, "up");
+	usages = list_usage(store, before + 60000);
+	usage = only_usage(usages);
+	g_assert_false(usage->complete);
+	g_assert_cmpint(usage->running_ms, <=, 60000);
+	g_assert_cmpint(usage->running_ms, >=, 60000 - (now_ms() - before));
+	g_assert_cmpint(usage->reported_usage, ==, 0);
+	g_assert_false(usage->wallet_locked);
+}
+
+static void
+test_store_usage_settle(void)
+{
+	g_autoptr(UcvStore) store = open_memory_store();
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GPtrArray) first = NULL;
+	g_autoptr(GPtrArray) second = NULL;
+	g_autoptr(GPtrArray) settled = NULL;
+	UcvJobUsage *usage;
+
+	insert_one(store, "u3");
+	record_state(store, "u3", UCV_JOB_STATE_RUNNING, "up");
+	g_assert_true(ucv_store_settle_usage(store, "u3", 10, 2, FALSE, &error));
+	first = list_usage(store, now_ms());
+	usage = only_usage(first);
+	g_assert_cmpint(usage->reported_usage, ==, 10);
+	g_assert_cmpint(usage->charged_periods, ==, 2);
+	/* a late answer to an older report never lowers what Core acknowledged */
+	g_assert_true(ucv_store_settle_usage(store, "u3", 5, 1, FALSE, &error));
+	second = list_usage(store, now_ms());
+	g_assert_cmpint(only_usage(second)->reported_usage, ==, 10);
+	g_assert_cmpint(only_usage(second)->charged_periods, ==, 2);
+
+	record_state(store, "u3", UCV_JOB_STATE_SUCCESS, "done");
+	g_assert_true(ucv_store_settle_usage(store, "u3", 12, 2, TRUE, &error));
+	g_assert_no_error(error);
+	settled = list_usage(store, now_ms());
+	g_assert_cmpuint(settled->len, ==, 0);
+}
+
+static void
+test_store_usage_wallet_lock(void)
+{
+	g_autoptr(UcvStore) store = open_memory_store();
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GPtrArray) usages = NULL;
+
+	insert_one(store, "u4");
+	g_assert_false(ucv_store_get_wallet_locked(store, "u4"));
+	g_assert_false(ucv_store_get_wallet_locked(store, "nobody"));
+	record_state(store, "u4", UCV_JOB_STATE_RUNNING, "up");
+	g_assert_true(ucv_store_set_wallet_locked(store, "u4", TRUE, &error));
+	g_assert_no_error(error);
+	g_assert_true(ucv_store_get_wallet_locked(store, "u4"));
+	usages = list_usage(store, now_ms());
+	g_assert_true(only_usage(usages)->wallet_locked);
+	g_assert_true(ucv_store_set_wallet_locked(store, "u4", FALSE, &error));
+	g_assert_false(ucv_store_get_wallet_locked(store, "u4"));
+}
+
 int
 main(int argc, char **argv)
 {
@@ -632,6 +771,10 @@ main(int argc, char **argv)
 	g_test_add_func("/store/update/unknown-job", test_store_unknown_job_update);
 	g_test_add_func("/store/update/final-is-final", test_store_final_state_is_final);
 	g_test_add_func("/store/outbox/order", test_store_outbox_order);
+	g_test_add_func("/store/usage/stretches", test_store_usage_stretches);
+	g_test_add_func("/store/usage/open-stretch", test_store_usage_open_stretch);
+	g_test_add_func("/store/usage/settle", test_store_usage_settle);
+	g_test_add_func("/store/usage/wallet-lock", test_store_usage_wallet_lock);
 	g_test_add_func("/store/domains", test_store_domains);
 	g_test_add_func("/store/jobs/list-for-sweep", test_store_list_for_sweep);
 	g_test_add_func("/store/hostile-text", test_store_hostile_text_verbatim);
