@@ -31,14 +31,16 @@ struct _UcvAccountant {
 	GCancellable *cancellable;
 	guint tick_source;
 	guint kick_source;
-	gboolean running;    /* a round is in progress */
-	gboolean again;      /* asked for while a round ran: another follows at once */
-	gboolean core_away;  /* the last call could not reach Core (said once in the log) */
-	gchar *last_refusal; /* the latest refusal logged as a warning: repeats are debug */
-	GPtrArray *round;    /* UcvMeteredJob of the round in progress */
-	guint next;          /* the first job of the round not yet done */
-	guint batch_end;     /* report-usage: jobs [next, batch_end) are in flight */
-	gint64 last_period;  /* charge-credits: the last period in flight */
+	gboolean running;   /* a round is in progress */
+	gboolean again;     /* asked for while a round ran: another follows at once */
+	gboolean core_away; /* the last call could not reach Core (said once in the log) */
+	/* warnings of this round and the one before: one repeated every round is logged once */
+	GHashTable *warned_now;
+	GHashTable *warned_before;
+	GPtrArray *round;   /* UcvMeteredJob of the round in progress */
+	guint next;         /* the first job of the round not yet done */
+	guint batch_end;    /* report-usage: jobs [next, batch_end) are in flight */
+	gint64 last_period; /* charge-credits: the last period in flight */
 };
 
 G_DEFINE_TYPE(UcvAccountant, ucv_accountant, G_TYPE_OBJECT)
@@ -84,6 +86,26 @@ ucv_accountant_find_product(UcvAccountant *self, const gchar *product_id)
 #define ucv_accountant_job_log(level, job_id, ...)                                                 \
 	g_log_structured(G_LOG_DOMAIN, level, "UCV_JOB_ID", (job_id), "MESSAGE", __VA_ARGS__)
 
+/* A warning about a job (NULL: about accounting as a whole), unless the round before gave the
+ * same one: a trouble that lasts (a product gone, Core refusing a report) is said once, not every
+ * interval, and said again if it comes back after a round without it. */
+static void G_GNUC_PRINTF(3, 4)
+	ucv_accountant_warn(UcvAccountant *self, const gchar *job_id, const gchar *format, ...)
+{
+	g_autofree gchar *text = NULL;
+	va_list args;
+
+	va_start(args, format);
+	text = g_strdup_vprintf(format, args);
+	va_end(args);
+	if (!g_hash_table_contains(self->warned_before, text))
+		ucv_accountant_job_log(G_LOG_LEVEL_WARNING, job_id != NULL ? job_id : "", "%s",
+				       text);
+	else
+		g_debug("%s", text);
+	g_hash_table_add(self->warned_now, g_steal_pointer(&text));
+}
+
 /* Prices one job; NULL when its product is gone from the products file (said in the log). */
 static UcvMeteredJob *
 ucv_accountant_meter(UcvAccountant *self, UcvJobUsage *usage)
@@ -92,10 +114,10 @@ ucv_accountant_meter(UcvAccountant *self, UcvJobUsage *usage)
 	UcvMeteredJob *metered;
 
 	if (product == NULL) {
-		ucv_accountant_job_log(G_LOG_LEVEL_WARNING, usage->job->id,
-				       "job %s: product %s is not in the products file any more: "
-				       "its usage cannot be priced",
-				       usage->job->id, usage->job->product_id);
+		ucv_accountant_warn(self, usage->job->id,
+				    "job %s: product %s is not in the products file any more: its "
+				    "usage cannot be priced",
+				    usage->job->id, usage->job->product_id);
 		ucv_job_usage_free(usage);
 		return NULL;
 	}
@@ -136,6 +158,9 @@ ucv_accountant_start_round(UcvAccountant *self)
 		return;
 	}
 	self->running = TRUE;
+	g_hash_table_unref(self->warned_before);
+	self->warned_before = g_steal_pointer(&self->warned_now);
+	self->warned_now = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	self->round = g_ptr_array_new_with_free_func((GDestroyNotify)ucv_metered_job_free);
 	self->next = 0;
 	/* the round owns the records from here */
@@ -203,7 +228,8 @@ ucv_accountant_call_failed(UcvAccountant *self, const gchar *call, GError *error
 		ucv_accountant_finish_round(self);
 		return FALSE;
 	}
-	g_warning("Core refused %s: %s; it is sent again in the next round", call, error->message);
+	ucv_accountant_warn(self, NULL, "Core refused %s: %s; it is sent again in the next round",
+			    call, error->message);
 	return TRUE;
 }
 
@@ -431,7 +457,8 @@ ucv_accountant_finalize(GObject *object)
 	UcvAccountant *self = UCV_ACCOUNTANT(object);
 
 	g_object_unref(self->cancellable);
-	g_free(self->last_refusal);
+	g_hash_table_unref(self->warned_now);
+	g_hash_table_unref(self->warned_before);
 	G_OBJECT_CLASS(ucv_accountant_parent_class)->finalize(object);
 }
 
@@ -454,4 +481,6 @@ static void
 ucv_accountant_init(UcvAccountant *self)
 {
 	self->cancellable = g_cancellable_new();
+	self->warned_now = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	self->warned_before = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 }

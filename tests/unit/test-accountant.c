@@ -359,6 +359,47 @@ test_none_reports_nothing(Fixture *f, gconstpointer data)
 	g_assert_cmpuint(ucv_fake_core_get_usage_calls(f->fake_core), ==, 0);
 }
 
+/* Warnings of the accountant, counted instead of aborting the test while `counting`. */
+static gboolean counting;
+static guint accounting_warnings;
+
+static GLogWriterOutput
+count_accounting_warnings(GLogLevelFlags level, const GLogField *fields, gsize n_fields,
+			  gpointer user_data)
+{
+	for (gsize i = 0; i < n_fields; i++) {
+		if (counting && g_strcmp0(fields[i].key, "GLIB_DOMAIN") == 0 &&
+		    g_strcmp0(fields[i].value, "ucv-accounting") == 0 &&
+		    (level & G_LOG_LEVEL_WARNING) != 0) {
+			accounting_warnings++;
+			return G_LOG_WRITER_HANDLED;
+		}
+	}
+	return g_log_writer_default(level, fields, n_fields, user_data);
+}
+
+/* Core refusing the same report every round is said once, not every interval. */
+static void
+test_refusal_warned_once(Fixture *f, gconstpointer data)
+{
+	add_job(f, "w1", NULL, 1);
+	record_state(f, "w1", UCV_JOB_STATE_RUNNING);
+	/* a category of another provider: Core answers 403 */
+	ucv_fake_core_set_provider_id(f->fake_core, "someone-else");
+	accounting_warnings = 0;
+	counting = TRUE;
+	run_round(f);
+	run_round(f);
+	run_round(f);
+	counting = FALSE;
+	g_assert_cmpuint(accounting_warnings, ==, 1);
+	g_assert_cmpint(ucv_fake_core_get_reported_usage(f->fake_core, "w1"), ==, -1);
+	/* once Core takes it, the report goes through */
+	ucv_fake_core_set_provider_id(f->fake_core, "test");
+	run_round(f);
+	g_assert_cmpint(ucv_fake_core_get_reported_usage(f->fake_core, "w1"), >=, 0);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -367,6 +408,7 @@ main(int argc, char **argv)
 	gconstpointer none = GINT_TO_POINTER(UCV_ACCOUNTING_NONE);
 
 	g_test_init(&argc, &argv, NULL);
+	g_log_set_writer_func(count_accounting_warnings, NULL, NULL);
 	g_test_add("/accountant/report-usage/grows", Fixture, report, fixture_setup,
 		   test_report_usage_grows, fixture_teardown);
 	g_test_add("/accountant/report-usage/final", Fixture, report, fixture_setup,
@@ -383,6 +425,8 @@ main(int argc, char **argv)
 		   test_charge_credits_insufficient, fixture_teardown);
 	g_test_add("/accountant/charge-credits/402", Fixture, charge, fixture_setup,
 		   test_charge_credits_402, fixture_teardown);
+	g_test_add("/accountant/report-usage/refusal-warned-once", Fixture, report, fixture_setup,
+		   test_refusal_warned_once, fixture_teardown);
 	g_test_add("/accountant/none", Fixture, none, fixture_setup, test_none_reports_nothing,
 		   fixture_teardown);
 	return g_test_run();
