@@ -40,9 +40,31 @@ count_ranks(UcvEngine *self, UcvJobRun *run, UcvStoredJob *stored, GHashTable *d
 	return count;
 }
 
+/* The machines were seen running at `listed_ms`: if they are found gone after a while unwatched,
+ * the job is charged up to then and not for time nobody saw. */
 static void
-reconcile_running_job(UcvEngine *self, UcvJobRun *run, UcvRankCount count)
+note_seen_running(UcvEngine *self, const gchar *job_id, gint64 listed_ms)
 {
+	g_autoptr(GError) error = NULL;
+
+	if (!ucv_store_mark_running_seen(self->store, job_id, listed_ms, &error))
+		g_warning("job %s: %s", job_id, error->message);
+}
+
+static void
+end_running_at_last_seen(UcvEngine *self, const gchar *job_id)
+{
+	g_autoptr(GError) error = NULL;
+
+	if (!ucv_store_end_running_at_last_seen(self->store, job_id, &error))
+		g_warning("job %s: %s", job_id, error->message);
+}
+
+static void
+reconcile_running_job(UcvEngine *self, UcvJobRun *run, UcvRankCount count, gint64 listed_ms)
+{
+	if (count.missing > 0 || count.stopped > 0 || count.saved > 0)
+		end_running_at_last_seen(self, run->job_id);
 	if (count.missing > 0) {
 		ucv_engine_set_state(self, run->job_id, UCV_JOB_STATE_FAILURE,
 				     _("The virtual machine disappeared"));
@@ -63,11 +85,13 @@ reconcile_running_job(UcvEngine *self, UcvJobRun *run, UcvRankCount count)
 		return;
 	}
 	/* running as it should: its deadline still holds */
+	note_seen_running(self, run->job_id, listed_ms);
 	ucv_engine_start_clock(self, run);
 }
 
 static void
-reconcile_job(UcvEngine *self, UcvStoredJob *stored, GHashTable *domains, gint64 listed_us)
+reconcile_job(UcvEngine *self, UcvStoredJob *stored, GHashTable *domains, gint64 listed_us,
+	      gint64 listed_ms)
 {
 	UcvJobRun *run = ucv_engine_get_run(self, stored->job->id);
 	UcvRankCount count;
@@ -95,7 +119,7 @@ reconcile_job(UcvEngine *self, UcvStoredJob *stored, GHashTable *domains, gint64
 			ucv_engine_queue_provision(self, run);
 		return;
 	case UCV_JOB_STATE_RUNNING:
-		reconcile_running_job(self, run, count);
+		reconcile_running_job(self, run, count, listed_ms);
 		return;
 	case UCV_JOB_STATE_SUSPENDED:
 		/* a suspended job's deadline keeps running in wall time, also after a restart */
@@ -104,7 +128,7 @@ reconcile_job(UcvEngine *self, UcvStoredJob *stored, GHashTable *domains, gint64
 		if (count.active == stored->job->replicas)
 			ucv_engine_rank_started(self, run, 0);
 		else if (count.missing > 0 || count.stopped > 0)
-			reconcile_running_job(self, run, count);
+			reconcile_running_job(self, run, count, listed_ms);
 		return;
 	default:
 		return;
@@ -159,7 +183,8 @@ report_foreign_domains(UcvEngine *self, GPtrArray *infos, GPtrArray *jobs)
 /* One reconciliation: the domains as listed at `listed_us` against the store. */
 typedef struct {
 	UcvEngine *engine;
-	gint64 listed_us;
+	gint64 listed_us; /* monotonic, against the jobs' latest changes */
+	gint64 listed_ms; /* wall clock, as running stretches are kept */
 } UcvReconcile;
 
 static void
@@ -203,7 +228,7 @@ on_domains_listed(GObject *source, GAsyncResult *res, gpointer user_data)
 		if (ucv_job_state_is_final(stored->state))
 			reconcile_finished_job(self, stored);
 		else
-			reconcile_job(self, stored, domains, helper->listed_us);
+			reconcile_job(self, stored, domains, helper->listed_us, helper->listed_ms);
 	}
 	report_foreign_domains(self, infos, jobs);
 	g_info("reconciled %u job(s) against %u domain(s) in %.1f ms (%.1f ms of it listing "
@@ -220,6 +245,7 @@ ucv_engine_reconcile(UcvEngine *self)
 
 	helper->engine = g_object_ref(self);
 	helper->listed_us = g_get_monotonic_time();
+	helper->listed_ms = g_get_real_time() / 1000;
 	ucv_hypervisor_list_domains_async(self->hypervisor, self->cancellable, on_domains_listed,
 					  helper);
 }

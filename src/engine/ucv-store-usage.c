@@ -13,6 +13,21 @@ ucv_job_usage_free(UcvJobUsage *self)
 	g_free(self);
 }
 
+/* Runs `sql` with ?1 = job_id and ?2 = value (when value >= 0). */
+static gboolean
+ucv_store_update_stretch(UcvStore *self, const gchar *sql, const gchar *job_id, gint64 value,
+			 const gchar *what, GError **error)
+{
+	g_autoptr(sqlite3_stmt) stmt = ucv_store_prepare(self, sql, error);
+
+	if (stmt == NULL)
+		return FALSE;
+	sqlite3_bind_text(stmt, 1, job_id, -1, SQLITE_TRANSIENT);
+	if (value >= 0)
+		sqlite3_bind_int64(stmt, 2, value);
+	return ucv_store_step_done(self, stmt, what, error);
+}
+
 static gboolean
 ucv_store_open_stretch(UcvStore *self, const gchar *job_id, gint64 now_ms, GError **error)
 {
@@ -42,18 +57,12 @@ ucv_store_open_stretch(UcvStore *self, const gchar *job_id, gint64 now_ms, GErro
 static gboolean
 ucv_store_close_stretch(UcvStore *self, const gchar *job_id, gint64 now_ms, GError **error)
 {
-	g_autoptr(sqlite3_stmt) stmt = NULL;
-
 	/* a clock stepped back must not make a stretch negative */
-	stmt = ucv_store_prepare(self,
-				 "UPDATE running_intervals SET ended_ms = max(?2, started_ms) "
-				 "WHERE job_id = ?1 AND ended_ms IS NULL",
-				 error);
-	if (stmt == NULL)
-		return FALSE;
-	sqlite3_bind_text(stmt, 1, job_id, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int64(stmt, 2, now_ms);
-	return ucv_store_step_done(self, stmt, "close a running stretch", error);
+	return ucv_store_update_stretch(
+		self,
+		"UPDATE running_intervals SET ended_ms = max(?2, started_ms) "
+		"WHERE job_id = ?1 AND ended_ms IS NULL",
+		job_id, now_ms, "close a running stretch", error);
 }
 
 gboolean
@@ -146,6 +155,30 @@ ucv_store_settle_usage(UcvStore *self, const gchar *job_id, gint64 reported_usag
 	sqlite3_bind_int64(stmt, 3, charged_periods);
 	sqlite3_bind_int(stmt, 4, settled ? 1 : 0);
 	return ucv_store_step_done(self, stmt, "record acknowledged usage", error);
+}
+
+gboolean
+ucv_store_mark_running_seen(UcvStore *self, const gchar *job_id, gint64 seen_ms, GError **error)
+{
+	g_return_val_if_fail(UCV_IS_STORE(self), FALSE);
+
+	return ucv_store_update_stretch(
+		self,
+		"UPDATE running_intervals SET seen_ms = max(?2, started_ms) "
+		"WHERE job_id = ?1 AND ended_ms IS NULL",
+		job_id, seen_ms, "record a running stretch as seen", error);
+}
+
+gboolean
+ucv_store_end_running_at_last_seen(UcvStore *self, const gchar *job_id, GError **error)
+{
+	g_return_val_if_fail(UCV_IS_STORE(self), FALSE);
+
+	return ucv_store_update_stretch(
+		self,
+		"UPDATE running_intervals SET ended_ms = seen_ms "
+		"WHERE job_id = ?1 AND ended_ms IS NULL AND seen_ms IS NOT NULL",
+		job_id, -1, "end a running stretch", error);
 }
 
 gboolean

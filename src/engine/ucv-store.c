@@ -53,6 +53,9 @@ static const gchar *const ucv_store_migrations[] = {
 	"  SELECT id, CAST(strftime('%s', 'now') AS INTEGER) * 1000 FROM jobs"
 	"  WHERE state = 'RUNNING';"
 	"INSERT INTO accounting (job_id) SELECT id FROM jobs WHERE state = 'RUNNING';",
+	/* 5: when a sweep last saw a running stretch's machines running, so a machine found gone
+	 * after a restart is charged up to then, not up to the restart */
+	"ALTER TABLE running_intervals ADD COLUMN seen_ms INTEGER;",
 };
 
 void

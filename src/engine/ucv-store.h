@@ -105,6 +105,13 @@ GPtrArray *ucv_store_list_unsettled_usage(UcvStore *self, gint64 now_ms, GError 
  * `settled`: that was the job's final usage, it needs no more reports. */
 gboolean ucv_store_settle_usage(UcvStore *self, const gchar *job_id, gint64 reported_usage,
 				gint64 charged_periods, gboolean settled, GError **error);
+/* A sweep saw every machine of the job running at `seen_ms`. */
+gboolean ucv_store_mark_running_seen(UcvStore *self, const gchar *job_id, gint64 seen_ms,
+				     GError **error);
+/* The job's machines were found stopped or gone after a while unwatched (the daemon or libvirtd
+ * was away): its open stretch ends when they were last seen running, if a sweep ever saw them;
+ * time nobody saw is not charged. */
+gboolean ucv_store_end_running_at_last_seen(UcvStore *self, const gchar *job_id, GError **error);
 gboolean ucv_store_set_wallet_locked(UcvStore *self, const gchar *job_id, gboolean locked,
 				     GError **error);
 /* FALSE for unknown jobs and jobs that never ran. */

@@ -176,6 +176,37 @@ test_restart_and_outage(void)
 	g_assert_cmpuint(ucv_fake_core_get_usage_decreases(h->core, job_id), ==, 0);
 }
 
+/* The machine stops while the daemon is away: the job is charged up to the last sweep that saw
+ * it running, not up to the restart that found it stopped. */
+static void
+test_machine_gone_while_away(void)
+{
+	g_autoptr(UcvHarness) h = ucv_harness_new_with_config(
+		NULL, REPORT_USAGE "[libvirt]\nreconcile-interval = 1\n");
+	g_autofree gchar *job_id = start_job(h);
+	g_autofree gchar *name = g_strdup_printf("ucloud-%s-0", job_id);
+	g_autofree gchar *status = NULL;
+	virDomainPtr domain;
+	gint64 started = received_ms(h, job_id, "RUNNING", 1);
+	gint64 killed, usage;
+
+	ucv_harness_spin(3 * 1000);
+	ucv_harness_kill_daemon(h, TRUE);
+	killed = now_ms();
+	domain = virDomainLookupByName(h->conn, name);
+	g_assert_nonnull(domain);
+	g_assert_cmpint(virDomainDestroy(domain), ==, 0);
+	virDomainFree(domain);
+	ucv_harness_spin(6 * 1000);
+	ucv_harness_start_daemon(h);
+	status = ucv_harness_wait_state(h, job_id, "SUCCESS", 60);
+	g_assert_cmpstr(status, ==, "The virtual machine stopped while the provider was away");
+	usage = final_usage(h, job_id);
+	/* up to the kill at most (the last sweep was within a second before it), nothing after */
+	g_assert_cmpint(usage, <=, killed - started + ONE_INTERVAL_MS);
+	g_assert_cmpint(usage, >=, killed - started - ONE_INTERVAL_MS);
+}
+
 static void
 wait_held_charge(UcvHarness *h)
 {
@@ -220,6 +251,7 @@ main(int argc, char **argv)
 	g_test_add_func("/accounting/usage-follows-running", test_usage_follows_running);
 	g_test_add_func("/accounting/wallet-locked-vm", test_wallet_locked_vm);
 	g_test_add_func("/accounting/restart-and-outage", test_restart_and_outage);
+	g_test_add_func("/accounting/machine-gone-while-away", test_machine_gone_while_away);
 	g_test_add_func("/accounting/charge-credits-restart", test_charge_credits_restart);
 	return g_test_run();
 }

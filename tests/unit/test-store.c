@@ -163,7 +163,7 @@ test_store_fresh_schema(void)
 {
 	g_autoptr(UcvStore) store = open_memory_store();
 
-	g_assert_cmpuint(ucv_store_get_schema_version(store), ==, 4);
+	g_assert_cmpuint(ucv_store_get_schema_version(store), ==, 5);
 }
 
 static void
@@ -184,7 +184,7 @@ test_store_reopen_keeps_data(void)
 	{
 		g_autoptr(UcvStore) store = ucv_store_open(path, &error);
 		g_assert_no_error(error);
-		g_assert_cmpuint(ucv_store_get_schema_version(store), ==, 4);
+		g_assert_cmpuint(ucv_store_get_schema_version(store), ==, 5);
 		stored = ucv_store_lookup_job(store, "job-1", &error);
 		g_assert_no_error(error);
 		g_assert_nonnull(stored);
@@ -224,7 +224,7 @@ test_store_migrates_v1(void)
 
 	store = ucv_store_open(path, &error);
 	g_assert_no_error(error);
-	g_assert_cmpuint(ucv_store_get_schema_version(store), ==, 4);
+	g_assert_cmpuint(ucv_store_get_schema_version(store), ==, 5);
 	stored = ucv_store_lookup_job(store, "7", &error);
 	g_assert_no_error(error);
 	g_assert_cmpint(stored->state, ==, UCV_JOB_STATE_RUNNING);
@@ -702,6 +702,38 @@ test_store_usage_open_stretch(void)
 	g_assert_false(usage->wallet_locked);
 }
 
+/* Machines found gone after a while unwatched: the stretch ends when a sweep last saw them. */
+static void
+test_store_usage_last_seen(void)
+{
+	g_autoptr(UcvStore) store = open_memory_store();
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GPtrArray) unseen = NULL;
+	g_autoptr(GPtrArray) usages = NULL;
+	gint64 started = now_ms();
+
+	insert_one(store, "s1");
+	insert_one(store, "s2");
+	record_state(store, "s1", UCV_JOB_STATE_RUNNING, "up");
+	record_state(store, "s2", UCV_JOB_STATE_RUNNING, "up");
+	g_assert_true(ucv_store_mark_running_seen(store, "s1", started + 2000, &error));
+	g_assert_no_error(error);
+	g_assert_true(ucv_store_end_running_at_last_seen(store, "s1", &error));
+	/* never seen by a sweep: left for the state change to close */
+	g_assert_true(ucv_store_end_running_at_last_seen(store, "s2", &error));
+	g_assert_no_error(error);
+	record_state(store, "s1", UCV_JOB_STATE_FAILURE, "gone");
+
+	usages = list_usage(store, now_ms() + 3600 * 1000);
+	g_assert_cmpuint(usages->len, ==, 2);
+	g_assert_true(((UcvJobUsage *)g_ptr_array_index(usages, 0))->complete);
+	g_assert_cmpint(((UcvJobUsage *)g_ptr_array_index(usages, 0))->running_ms, <=, 2000);
+	g_assert_cmpint(((UcvJobUsage *)g_ptr_array_index(usages, 0))->running_ms, >=,
+			2000 - (now_ms() - started));
+	g_assert_false(((UcvJobUsage *)g_ptr_array_index(usages, 1))->complete);
+	g_assert_cmpint(((UcvJobUsage *)g_ptr_array_index(usages, 1))->running_ms, >=, 3600 * 1000);
+}
+
 static void
 test_store_usage_settle(void)
 {
@@ -774,6 +806,7 @@ main(int argc, char **argv)
 	g_test_add_func("/store/usage/stretches", test_store_usage_stretches);
 	g_test_add_func("/store/usage/open-stretch", test_store_usage_open_stretch);
 	g_test_add_func("/store/usage/settle", test_store_usage_settle);
+	g_test_add_func("/store/usage/last-seen", test_store_usage_last_seen);
 	g_test_add_func("/store/usage/wallet-lock", test_store_usage_wallet_lock);
 	g_test_add_func("/store/domains", test_store_domains);
 	g_test_add_func("/store/jobs/list-for-sweep", test_store_list_for_sweep);
