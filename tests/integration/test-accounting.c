@@ -3,7 +3,9 @@
  * and a Core outage lose nothing, and charges are never made twice. */
 #include "config.h"
 
+#include <glib/gstdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ucv-harness.h"
 
@@ -141,6 +143,26 @@ test_wallet_locked_vm(void)
 	g_free(ucv_harness_wait_state(h, job_id, "SUCCESS", 60));
 }
 
+/* A machine that cannot be saved (its save image leads to /dev/full, where every write fails)
+ * is not left running on an empty wallet: the job ends with "Insufficient funds". */
+static void
+test_wallet_locked_unsaveable(void)
+{
+	g_autoptr(UcvHarness) h = ucv_harness_new_with_config(NULL, REPORT_USAGE);
+	g_autofree gchar *job_id = start_job(h);
+	g_autofree gchar *save_dir = ucv_harness_save_dir();
+	g_autofree gchar *base = g_strdup_printf("ucloud-%s-0.save", job_id);
+	g_autofree gchar *image = g_build_filename(save_dir, base, NULL);
+	g_autofree gchar *status = NULL;
+
+	g_assert_cmpint(symlink("/dev/full", image), ==, 0);
+	ucv_fake_core_set_wallet_locked(h->core, TRUE);
+	status = ucv_harness_wait_state(h, job_id, "SUCCESS", SAVE_TIMEOUT_S);
+	g_unlink(image);
+	g_assert_cmpstr(status, ==, "Insufficient funds");
+	g_assert_false(ucv_harness_domain_exists(h, job_id, 0));
+}
+
 /* SIGKILL and a restart, then Core away for several intervals: the final usage is still the
  * whole running time (the machine ran on while the daemon was away). */
 static void
@@ -250,6 +272,7 @@ main(int argc, char **argv)
 	g_test_init(&argc, &argv, NULL);
 	g_test_add_func("/accounting/usage-follows-running", test_usage_follows_running);
 	g_test_add_func("/accounting/wallet-locked-vm", test_wallet_locked_vm);
+	g_test_add_func("/accounting/wallet-locked-unsaveable", test_wallet_locked_unsaveable);
 	g_test_add_func("/accounting/restart-and-outage", test_restart_and_outage);
 	g_test_add_func("/accounting/machine-gone-while-away", test_machine_gone_while_away);
 	g_test_add_func("/accounting/charge-credits-restart", test_charge_credits_restart);
