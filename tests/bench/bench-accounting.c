@@ -235,21 +235,6 @@ run_final_usage(Run *run)
 	return usage;
 }
 
-/* When the fake Core received the job's first update carrying `state`. */
-static gint64
-received_us(UcvHarness *h, const gchar *job_id, const gchar *state)
-{
-	g_autoptr(GPtrArray) updates = ucv_fake_core_get_updates(h->core, job_id);
-
-	for (guint i = 0; i < updates->len; i++) {
-		UcvFakeCoreUpdate *update = g_ptr_array_index(updates, i);
-		if (g_strcmp0(update->state, state) == 0)
-			return update->received_us;
-	}
-	g_error("job %s: the fake Core never received %s", job_id, state);
-	return 0;
-}
-
 static gboolean
 overlaps(gint64 from_us, gint64 to_us, const Window *window)
 {
@@ -314,8 +299,8 @@ bench_accounting(void)
 	run_stop_polling(run);
 
 	true_ms = (run->stopped_us - run->running_us) / 1000;
-	running_at_core_us = received_us(h, run->job_id, "RUNNING");
-	success_at_core_us = received_us(h, run->job_id, "SUCCESS");
+	running_at_core_us = ucv_harness_received_us(h, run->job_id, "RUNNING", 1);
+	success_at_core_us = ucv_harness_received_us(h, run->job_id, "SUCCESS", 1);
 	core_ms = (success_at_core_us - running_at_core_us) / 1000;
 	reports = ucv_fake_core_get_usage_reports(h->core, run->job_id);
 	decreases = ucv_fake_core_get_usage_decreases(h->core, run->job_id);

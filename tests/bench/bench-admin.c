@@ -36,19 +36,6 @@ run_action(virDomainPtr domain, AdminAction action)
 	g_assert_not_reached();
 }
 
-static gint64
-received_us(UcvHarness *h, const gchar *job_id, const gchar *state)
-{
-	g_autoptr(GPtrArray) updates = ucv_fake_core_get_updates(h->core, job_id);
-
-	for (guint i = 0; i < updates->len; i++) {
-		UcvFakeCoreUpdate *update = g_ptr_array_index(updates, i);
-		if (g_strcmp0(update->state, state) == 0)
-			return update->received_us;
-	}
-	g_assert_not_reached();
-}
-
 /* One job: the action on its machine, then the time until Core hears of it, in ms. Destroy and
  * managedsave are timed from the moment libvirt has done them (the call returned); shutdown from
  * the request, since the guest decides when it is done. */
@@ -75,7 +62,7 @@ admin_round(UcvHarness *h, AdminAction action)
 	g_free(ucv_harness_wait_state(h, job_id, expected_state(action), 120));
 	ucv_harness_terminate_job(h, job_id);
 	g_free(ucv_harness_wait_state(h, job_id, "SUCCESS", 60));
-	return (received_us(h, job_id, expected_state(action)) - start) / 1000.0;
+	return (ucv_harness_received_us(h, job_id, expected_state(action), 1) - start) / 1000.0;
 }
 
 static void

@@ -32,15 +32,7 @@ now_ms(void)
 static gint64
 received_ms(UcvHarness *h, const gchar *job_id, const gchar *state, guint n)
 {
-	g_autoptr(GPtrArray) updates = ucv_fake_core_get_updates(h->core, job_id);
-
-	for (guint i = 0; i < updates->len; i++) {
-		UcvFakeCoreUpdate *update = g_ptr_array_index(updates, i);
-		if (g_strcmp0(update->state, state) == 0 && --n == 0)
-			return update->received_us / 1000;
-	}
-	g_error("job %s has no update %s", job_id, state);
-	return 0;
+	return ucv_harness_received_us(h, job_id, state, n) / 1000;
 }
 
 static gint64

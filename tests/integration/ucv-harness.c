@@ -857,6 +857,23 @@ ucv_harness_domain_is_active(UcvHarness *self, const gchar *job_id, guint rank)
 	return active;
 }
 
+gint64
+ucv_harness_received_us(UcvHarness *self, const gchar *job_id, const gchar *state, guint n)
+{
+	g_autoptr(GPtrArray) updates = ucv_fake_core_get_updates(self->core, job_id);
+	g_autofree gchar *states = NULL;
+
+	for (guint i = 0, seen = 0; i < updates->len; i++) {
+		const UcvFakeCoreUpdate *update = g_ptr_array_index(updates, i);
+		if (g_strcmp0(update->state, state) == 0 && ++seen == n)
+			return update->received_us;
+	}
+	states = ucv_harness_states_of(self, job_id);
+	g_error("job %s: the fake Core has no update %u carrying %s (it saw: %s)", job_id, n, state,
+		states);
+	return 0;
+}
+
 gchar *
 ucv_harness_states_of(UcvHarness *self, const gchar *job_id)
 {

@@ -124,6 +124,9 @@ gboolean ucv_harness_domain_exists(UcvHarness *self, const gchar *job_id, guint 
 gboolean ucv_harness_domain_is_active(UcvHarness *self, const gchar *job_id, guint rank);
 gchar *ucv_harness_disk_path(UcvHarness *self, const gchar *job_id, guint rank);
 
+/* When (g_get_real_time) the fake Core received the n-th (1 = first) update of the job carrying
+ * `state`; fails the test when there is none. */
+gint64 ucv_harness_received_us(UcvHarness *self, const gchar *job_id, const gchar *state, guint n);
 /* The states the fake Core received for the job, in order, e.g. "RUNNING,SUCCESS". */
 gchar *ucv_harness_states_of(UcvHarness *self, const gchar *job_id);
 
