@@ -213,6 +213,17 @@ ucv_accountant_settle(UcvAccountant *self, UcvJobUsage *usage, gint64 reported,
 			  error->message);
 	usage->reported_usage = MAX(usage->reported_usage, reported);
 	usage->charged_periods = MAX(usage->charged_periods, charged_periods);
+	/* for the admin: what the job cost, once it is final */
+	if (settled && self->mode == UCV_ACCOUNTING_REPORT_USAGE)
+		ucv_accountant_job_log(G_LOG_LEVEL_MESSAGE, usage->job->id,
+				       "job %s: final usage %" G_GINT64_FORMAT
+				       " acknowledged by Core (%" G_GINT64_FORMAT " ms running)",
+				       usage->job->id, usage->reported_usage, usage->running_ms);
+	else if (settled)
+		ucv_accountant_job_log(G_LOG_LEVEL_MESSAGE, usage->job->id,
+				       "job %s: all %" G_GINT64_FORMAT
+				       " periods charged by Core (%" G_GINT64_FORMAT " ms running)",
+				       usage->job->id, usage->charged_periods, usage->running_ms);
 }
 
 /* A call failed. Core away ends the round (everything waits for the next one, nothing is lost);
@@ -332,13 +343,12 @@ ucv_accountant_charge_answered(GObject *source, GAsyncResult *res, gpointer user
 	ucv_accountant_core_answered(self);
 	/* a charge that found no funds is not made: the same periods go again next round */
 	if (!insufficient)
-		ucv_accountant_settle(self, metered->usage, 0, self->last_period,
-				      metered->usage->complete &&
-					      self->last_period >= metered->amount);
+		ucv_accountant_settle(self, metered->usage, 0, self->last_period, FALSE);
 	ucv_accountant_wallet_answer(self, metered->usage, insufficient);
 	if (insufficient)
 		self->next++;
-	/* otherwise the same job again, until all of its periods are charged */
+	/* otherwise the same job again, until all of its periods are charged (and an ended one is
+	 * settled) */
 	ucv_accountant_continue(self);
 }
 
