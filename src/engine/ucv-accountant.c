@@ -7,6 +7,7 @@
 
 #include "ucv-accountant.h"
 
+#include "engine/ucv-job-log.h"
 #include "model/ucv-error.h"
 #include "model/ucv-usage.h"
 #include "ucloud/ucv-accounting-calls.h"
@@ -72,20 +73,6 @@ ucv_metered_job_free(UcvMeteredJob *metered)
 	g_free(metered);
 }
 
-static UcvProduct *
-ucv_accountant_find_product(UcvAccountant *self, const gchar *product_id)
-{
-	for (guint i = 0; i < self->products->len; i++) {
-		UcvProduct *product = g_ptr_array_index(self->products, i);
-		if (g_strcmp0(product->name, product_id) == 0)
-			return product;
-	}
-	return NULL;
-}
-
-#define ucv_accountant_job_log(level, job_id, ...)                                                 \
-	g_log_structured(G_LOG_DOMAIN, level, "UCV_JOB_ID", (job_id), "MESSAGE", __VA_ARGS__)
-
 /* A warning about a job (NULL: about accounting as a whole), unless the round before gave the
  * same one: a trouble that lasts (a product gone, Core refusing a report) is said once, not every
  * interval, and said again if it comes back after a round without it. */
@@ -99,8 +86,7 @@ static void G_GNUC_PRINTF(3, 4)
 	text = g_strdup_vprintf(format, args);
 	va_end(args);
 	if (!g_hash_table_contains(self->warned_before, text))
-		ucv_accountant_job_log(G_LOG_LEVEL_WARNING, job_id != NULL ? job_id : "", "%s",
-				       text);
+		ucv_job_log(G_LOG_LEVEL_WARNING, job_id != NULL ? job_id : "", NULL, "%s", text);
 	else
 		g_debug("%s", text);
 	g_hash_table_add(self->warned_now, g_steal_pointer(&text));
@@ -110,7 +96,7 @@ static void G_GNUC_PRINTF(3, 4)
 static UcvMeteredJob *
 ucv_accountant_meter(UcvAccountant *self, UcvJobUsage *usage)
 {
-	UcvProduct *product = ucv_accountant_find_product(self, usage->job->product_id);
+	UcvProduct *product = ucv_product_list_find(self->products, usage->job->product_id);
 	UcvMeteredJob *metered;
 
 	if (product == NULL) {
@@ -190,11 +176,11 @@ ucv_accountant_wallet_answer(UcvAccountant *self, UcvJobUsage *usage, gboolean l
 	if (locked != usage->wallet_locked) {
 		if (!ucv_store_set_wallet_locked(self->store, job_id, locked, &error))
 			g_warning("job %s: %s", job_id, error->message);
-		ucv_accountant_job_log(G_LOG_LEVEL_MESSAGE, job_id,
-				       locked ? "job %s: Core says the wallet paying for it is "
-						"locked (insufficient funds)"
-					      : "job %s: the wallet paying for it has funds again",
-				       job_id);
+		ucv_job_log(G_LOG_LEVEL_MESSAGE, job_id, NULL,
+			    locked ? "job %s: Core says the wallet paying for it is "
+				     "locked (insufficient funds)"
+				   : "job %s: the wallet paying for it has funds again",
+			    job_id);
 		usage->wallet_locked = locked;
 	}
 	if (locked && !ucv_job_state_is_final(usage->state))
@@ -215,15 +201,15 @@ ucv_accountant_settle(UcvAccountant *self, UcvJobUsage *usage, gint64 reported,
 	usage->charged_periods = MAX(usage->charged_periods, charged_periods);
 	/* for the admin: what the job cost, once it is final */
 	if (settled && self->mode == UCV_ACCOUNTING_REPORT_USAGE)
-		ucv_accountant_job_log(G_LOG_LEVEL_MESSAGE, usage->job->id,
-				       "job %s: final usage %" G_GINT64_FORMAT
-				       " acknowledged by Core (%" G_GINT64_FORMAT " ms running)",
-				       usage->job->id, usage->reported_usage, usage->running_ms);
+		ucv_job_log(G_LOG_LEVEL_MESSAGE, usage->job->id, NULL,
+			    "job %s: final usage %" G_GINT64_FORMAT
+			    " acknowledged by Core (%" G_GINT64_FORMAT " ms running)",
+			    usage->job->id, usage->reported_usage, usage->running_ms);
 	else if (settled)
-		ucv_accountant_job_log(G_LOG_LEVEL_MESSAGE, usage->job->id,
-				       "job %s: all %" G_GINT64_FORMAT
-				       " periods charged by Core (%" G_GINT64_FORMAT " ms running)",
-				       usage->job->id, usage->charged_periods, usage->running_ms);
+		ucv_job_log(G_LOG_LEVEL_MESSAGE, usage->job->id, NULL,
+			    "job %s: all %" G_GINT64_FORMAT
+			    " periods charged by Core (%" G_GINT64_FORMAT " ms running)",
+			    usage->job->id, usage->charged_periods, usage->running_ms);
 }
 
 /* A call failed. Core away ends the round (everything waits for the next one, nothing is lost);

@@ -3,6 +3,7 @@
 
 #include "engine/ucv-accountant.h"
 #include "engine/ucv-engine.h"
+#include "engine/ucv-job-log.h"
 #include "engine/ucv-job-run.h"
 #include "engine/ucv-outbox-sender.h"
 #include "engine/ucv-scheduler.h"
@@ -29,11 +30,6 @@ struct _UcvEngine {
 	UcvScheduler *scheduler;
 	GHashTable *foreign_domains; /* names already reported as belonging to no active job */
 };
-
-/* Logs with the job id (and domain, if any) as structured fields and in the text. */
-#define ucv_job_log(level, job_id, domain, ...)                                                    \
-	g_log_structured(G_LOG_DOMAIN, level, "UCV_JOB_ID", (job_id), "UCV_DOMAIN",                \
-			 (domain) != NULL ? (domain) : "", "MESSAGE", __VA_ARGS__)
 
 UcvJobRun *ucv_engine_get_run(UcvEngine *self, const gchar *job_id);
 UcvProduct *ucv_engine_find_product(UcvEngine *self, const gchar *product_id);

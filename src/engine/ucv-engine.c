@@ -20,12 +20,7 @@ static guint signals[SIGNAL_LAST] = {0};
 UcvProduct *
 ucv_engine_find_product(UcvEngine *self, const gchar *product_id)
 {
-	for (guint i = 0; i < self->products->len; i++) {
-		UcvProduct *product = g_ptr_array_index(self->products, i);
-		if (g_strcmp0(product->name, product_id) == 0)
-			return product;
-	}
-	return NULL;
+	return ucv_product_list_find(self->products, product_id);
 }
 
 UcvJobRun *

@@ -245,3 +245,16 @@ ucv_product_list_load(const gchar *path, GError **error)
 		g_prefix_error(error, "%s: ", path);
 	return list;
 }
+
+UcvProduct *
+ucv_product_list_find(GPtrArray *products, const gchar *product_id)
+{
+	g_return_val_if_fail(products != NULL, NULL);
+
+	for (guint i = 0; i < products->len; i++) {
+		UcvProduct *product = g_ptr_array_index(products, i);
+		if (g_strcmp0(product->name, product_id) == 0)
+			return product;
+	}
+	return NULL;
+}

@@ -28,6 +28,8 @@ void ucv_product_unref(UcvProduct *self);
  * Returns a GPtrArray of UcvProduct; fails on duplicates or on non-compute entries. */
 GPtrArray *ucv_product_list_load(const gchar *path, GError **error);
 GPtrArray *ucv_product_list_parse(const gchar *json, gsize len, GError **error);
+/* The product of `products` named `product_id` (not a new reference), or NULL. */
+UcvProduct *ucv_product_list_find(GPtrArray *products, const gchar *product_id);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(UcvProduct, ucv_product_unref)
 
